@@ -1,0 +1,200 @@
+"""The code generator: compiled kernels agree with the reference; no rule text becomes code.
+
+Every case of this module is a rule of one or two kernels compiled once (module
+fixtures): numba compiles per kernel, not per test.
+"""
+import ast as pyast
+import sys
+
+import numpy as np
+import pytest
+
+import standin
+from sensor.compile import ast as A
+from sensor.compile import codegen, modcache, reference
+from sensor.compile.bind import ConditionError, bind
+from test_reference import BATCH, F, GLOB_CASES, OPERATOR_CASES, PMATCH_CASES, lit, values
+
+HOSTILE = [
+    '"); os.system("x',
+    "__import__('os').system('true')",
+    "a\\b\\\\c",
+    "line1\nline2\r\n",
+    "'''\"\"\"",
+    "tab\there\x00nul",
+    "unicodé ☃ \U0001F600",
+    "{0}%s{{}}",
+    "#",
+    "x" * 40,
+]
+
+
+def run_kernel(mod, gen, B, P, C):
+    n = int(B.n[0])
+    out_row = np.zeros(n * gen.max_matches_per_row, np.int64)
+    out_rule = np.zeros_like(out_row)
+    m = mod.kernel(B, P, C, out_row, out_rule)
+    return list(zip(out_row[:m].tolist(), out_rule[:m].tolist()))
+
+
+def compile_rules(rules, mode):
+    gen = codegen.generate([(r, bind(r.condition, standin)) for r in rules], mode, standin)
+    return gen, modcache.load(gen.source)
+
+
+# ---------------------------------------------------------------- operator table
+
+@pytest.fixture(scope="module")
+def operators(tmp_path_factory):
+    standin.use_test_cache(tmp_path_factory)
+    rules = [standin.rule(k, cond) for k, (cond, _) in enumerate(OPERATOR_CASES)]
+    return (rules,) + compile_rules(rules, "all")
+
+
+def test_operator_table(operators):
+    rules, gen, mod = operators
+    got = run_kernel(mod, gen, *BATCH)
+    want = [(row, k) for row in range(3) for k, (_, exp) in enumerate(OPERATOR_CASES) if exp[row]]
+    assert got == want
+    assert got == reference.run(rules, *BATCH, "all", standin)
+
+
+# ---------------------------------------------------------------- strings: hostile, glob, pmatch
+
+def _string_rules():
+    conds = []
+    for h in HOSTILE:
+        conds += [A.Compare(F("proc.cmdline"), "=", lit(h)),
+                  A.Compare(F("proc.cmdline"), "contains", lit(h)),
+                  A.Compare(F("proc.cmdline"), "in", values(h, "a", "b", "c", "d", "e")),
+                  A.Compare(F("proc.cmdline"), "startswith", lit(h)),
+                  A.Compare(F("proc.cmdline"), "glob", lit(h))]
+    for pat, _, fold, _ in GLOB_CASES:
+        conds.append(A.Compare(F("proc.cmdline"), "iglob" if fold else "glob",
+                               lit(pat.decode())))
+    for pats, _, _ in PMATCH_CASES:
+        conds.append(A.Compare(F("proc.cmdline"), "pmatch", values(*(p.decode() for p in pats))))
+    return [standin.rule(k, c) for k, c in enumerate(conds)]
+
+
+def _string_batch():
+    subjects = []
+    for h in HOSTILE:
+        b = h.encode()
+        subjects += [b, b + b"x", b[:-1], b"<" + b]
+    subjects += [s for _, s, _, _ in GLOB_CASES] + [p for _, p, _ in PMATCH_CASES]
+    procs = [dict(name=b"p", cmdline=s) for s in subjects]
+    return subjects, standin.build([dict(slot=k) for k in range(len(procs))], procs)
+
+
+@pytest.fixture(scope="module")
+def strings(tmp_path_factory):
+    standin.use_test_cache(tmp_path_factory)
+    rules = _string_rules()
+    return (rules,) + compile_rules(rules, "all")
+
+
+def test_strings_agree_with_reference(strings):
+    rules, gen, mod = strings
+    _, batch = _string_batch()
+    assert run_kernel(mod, gen, *batch) == reference.run(rules, *batch, "all", standin)
+
+
+def test_hostile_literals_match_exactly_their_text(strings):
+    rules, gen, mod = strings
+    subjects, batch = _string_batch()
+    got = set(run_kernel(mod, gen, *batch))
+    for k, h in enumerate(HOSTILE):
+        eq_rule = 5 * k
+        rows = {row for row, rid in got if rid == eq_rule}
+        assert rows == {subjects.index(h.encode())}
+
+
+def test_generated_source_holds_no_rule_text(strings):
+    _, gen, _ = strings
+    src = gen.source
+    for needle in ("os.system", "__import__", "line1", "unicod", "{0}", "x" * 40):
+        assert needle not in src
+    tree = pyast.parse(src)
+    consts = [n.value for n in pyast.walk(tree) if isinstance(n, pyast.Constant)]
+    assert all(isinstance(c, (int, bool)) for c in consts)   # no string or bytes constants
+
+
+# ---------------------------------------------------------------- dispatch and first match
+
+@pytest.fixture(scope="module")
+def dispatch(tmp_path_factory):
+    standin.use_test_cache(tmp_path_factory)
+    always = A.Compare(F("evt.type"), ">=", lit("0"))
+    rules = [standin.rule(0, always, frozenset({2})),
+             standin.rule(1, A.Compare(F("proc.name"), "=", lit("bash"))),
+             standin.rule(2, always, frozenset({1, 2})),
+             standin.rule(3, always)]
+    return {mode: (rules,) + compile_rules(rules, mode) for mode in ("first", "all")}
+
+
+def test_dispatch_first(dispatch):
+    rules, gen, mod = dispatch["first"]
+    assert run_kernel(mod, gen, *BATCH) == [(0, 1), (1, 0), (2, 3)]
+
+
+def test_dispatch_all(dispatch):
+    rules, gen, mod = dispatch["all"]
+    got = run_kernel(mod, gen, *BATCH)
+    assert got == [(0, 1), (0, 2), (0, 3), (1, 0), (1, 2), (1, 3), (2, 3)]
+    assert got == reference.run(rules, *BATCH, "all", standin)
+    assert gen.max_matches_per_row == 4          # type 2: all four rules apply
+
+
+def test_line_map_names_rules(dispatch):
+    rules, gen, _ = dispatch["first"]
+    lines = gen.source.splitlines()
+    for first, last, rid in gen.line_rules:
+        assert lines[first - 1].strip() == f"# rule {rid}"
+        assert lines[first].strip() in (f"if r == {rid}:", f"elif r == {rid}:")
+        assert gen.rule_at(first + 1) == rid
+
+
+def test_module_named_by_content_and_reused(dispatch):
+    _, gen, mod = dispatch["first"]
+    name = modcache.module_name(gen.source)
+    assert mod.__name__ == name and sys.modules[name] is mod
+    assert modcache.load(gen.source) is mod
+    assert mod.__file__.endswith(name + ".py")
+    assert open(mod.__file__, encoding="utf-8").read() == gen.source
+
+
+def test_generation_is_deterministic():
+    rules = _string_rules()
+    a = codegen.generate([(r, bind(r.condition, standin)) for r in rules], "all", standin)
+    b = codegen.generate([(r, bind(r.condition, standin)) for r in rules], "all", standin)
+    assert a.source == b.source
+
+
+def test_contains_runs_last_in_and():
+    cond = A.And((A.Compare(F("fd.name"), "contains", lit("x")),
+                  A.Compare(F("proc.name"), "=", lit("bash"))))
+    src = codegen.generate([(standin.rule(0, cond), bind(cond, standin))], "first",
+                           standin).source
+    body = src[src.index("# rule 0"):]
+    assert body.index("K.str_eq") < body.index("K.str_contains")
+
+
+def test_regex_is_rejected_with_position():
+    cond = A.Compare(F("proc.name"), "regex", lit("ba.*"), pos=3)
+    with pytest.raises(ConditionError) as e:
+        codegen.generate([(standin.rule(0, cond), bind(cond, standin))], "first", standin)
+    assert "regex" in str(e.value) and e.value.node.pos == 3
+
+
+def test_rule_matching_is_validated():
+    with pytest.raises(ValueError):
+        codegen.generate([], "some", standin)
+
+
+def test_cache_dir_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("SENSOR_CACHE_DIR", str(tmp_path / "c"))
+    assert modcache.cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("SENSOR_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert modcache.cache_dir() == tmp_path / "x" / "sensor"
