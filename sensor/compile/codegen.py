@@ -123,6 +123,7 @@ class _Emitter:
     def __init__(self, registry):
         self.registry = registry
         self.types = None               # event types of the rule being emitted
+        self.used: set[str] = set()     # allocating helpers the rules call
         self.consts: dict = {}          # (dtype, shape, bytes) -> name
         self.const_lines: list[str] = []
         self.fields: set[int] = set()
@@ -254,7 +255,7 @@ class _Emitter:
         self.nhelpers += 1
         test = self.compare(c, self.value(bf, "v")).replace("\n", " ")
         self.helpers.append([
-            "@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)",
+            "@njit(inline=\"always\")",      # see _function
             f"def {name}(B, P, C_, i):",
             f"    for a in range({int(lo)}, {int(hi) + 1}):",
             f"        v = {self.raw(bf, 'a')}",
@@ -325,6 +326,8 @@ def _sorted_i64(values) -> np.ndarray:
     return np.array(sorted({_i64(x) for x in values}) or [0], np.int64)
 
 
+_ALLOCATING = ("K.t_tolower", "K.t_toupper", "K.t_b64", "K.str_op_str", "K.t_basename")
+
 _EXISTS = {Kind.STR: "str_exists", Kind.NUM: "num_exists", Kind.IP: "ip_exists"}
 _TRANSFORMERS = {"tolower": "t_tolower", "toupper": "t_toupper", "b64": "t_b64",
                  "basename": "t_basename"}
@@ -379,6 +382,7 @@ def generate(bound_rules, rule_matching: str = "first", registry=None,
         body = em.expr(cond)
         helpers += em.helpers
         branches.append((int(rule.id), body))
+        em.used.update(t for t in _ALLOCATING if t in body or any(t in "\n".join(h) for h in em.helpers))
 
     rules = [r for r, _ in bound_rules]
     table, lists = _groups(rules)
@@ -401,9 +405,11 @@ def generate(bound_rules, rule_matching: str = "first", registry=None,
     lines = list(head)
     for h in helpers:
         lines += h + [""]
+    # without reference counting unless a helper allocates (see kernels.py)
+    nrt = any(t in em.used for t in _ALLOCATING)
     lines += [
         "",
-        "@njit(cache=True, nogil=True)",
+        f"@njit(cache=True, nogil=True, _nrt={nrt!r})",
         "def kernel(B, P, C_, out_row, out_rule):",
         "    m = 0",
         "    for i in range(B.n[0]):",

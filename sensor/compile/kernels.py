@@ -12,6 +12,12 @@ field such as fd.filename points into the middle of a path), so a tail that
 would run past the end of its buffer is read byte by byte.  Literal arrays
 are always zero padded to a multiple of 8, so loads from them never overrun.
 
+Helpers that allocate nothing are compiled without NRT (_nrt=False): with
+reference counting on, every array passing through a call costs two atomic
+operations, which dominated the evaluation time (~2 us per row).  Only the
+transformers tolower/toupper/b64 and val(...) icontains allocate, and a
+helper that returns an array it was given (basename) must keep NRT too.
+
 The reference evaluator (reference.py) implements the same operators in plain
 Python, independently: property tests check that the two agree.
 """
@@ -41,7 +47,7 @@ def load_u64(typingctx, arr, off):
 _ONE = np.uint64(1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _load_tail(buf, pos, nbytes):
     """The `nbytes` (1..8) bytes at `pos` as a u64, upper bytes zero."""
     if pos + 8 <= buf.size:
@@ -55,7 +61,7 @@ def _load_tail(buf, pos, nbytes):
     return w
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _mem_eq(a, aoff, b, boff, n):
     """n bytes of a at aoff equal n bytes of b at boff."""
     full = n >> 3
@@ -68,12 +74,12 @@ def _mem_eq(a, aoff, b, boff, n):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _lower(c):
     return c + 32 if 65 <= c <= 90 else c
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _swapcase(c):
     if 65 <= c <= 90:
         return c + 32
@@ -85,17 +91,17 @@ def _swapcase(c):
 # ---------------------------------------------------------------- presence
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_exists(s):
     return s[2] >= 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def num_exists(v):
     return v[1]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ip_exists(v):
     return v[2]
 
@@ -107,7 +113,7 @@ EQ, NE, LT, LE, GT, GE = 0, 1, 2, 3, 4, 5
 _SIGN = np.int64(-9223372036854775808)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _rel(c, op):
     """Apply relational op to a three-way comparison result c (-1, 0, 1)."""
     if op == 0:
@@ -123,7 +129,7 @@ def _rel(c, op):
     return c >= 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def num_cmp(v, op, c, unsigned):
     """Compare a NUM value to the int64 constant c; unsigned: as u64 bit patterns."""
     x, ok = v
@@ -137,7 +143,7 @@ def num_cmp(v, op, c, unsigned):
     return _rel(-1 if x < c else (1 if x > c else 0), op)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def num_cmp_num(a, op, b, unsigned):
     """val(): compare two NUM values; false if either is absent."""
     if not b[1]:
@@ -145,7 +151,7 @@ def num_cmp_num(a, op, b, unsigned):
     return num_cmp(a, op, b[0], unsigned)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def num_in(v, values):
     """v in a sorted int64 constant array (binary search)."""
     x, ok = v
@@ -163,13 +169,13 @@ def num_in(v, values):
     return lo < values.size and values[lo] == x
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def num_mask_in(v, mask, allowed):
     """(v & mask) in a sorted int64 array: flag tests (sensor.events.flagtest)."""
     return num_in((np.int64(v[0]) & np.int64(mask), v[1]), allowed)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def row_slot_in(B, i, slots):
     """The row's (type, dir) slot, type * 2 + dir, is in the sorted array `slots`."""
     return num_in((np.int64(B.type[i]) * 2 + np.int64(B.dir[i]), True), slots)
@@ -178,31 +184,31 @@ def row_slot_in(B, i, slots):
 # ---------------------------------------------------------------- strings
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_eq(s, lit, n):
     buf, off, ln = s
     return ln == n and _mem_eq(buf, off, lit, 0, n)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_ne(s, lit, n):
     buf, off, ln = s
     return ln >= 0 and not (ln == n and _mem_eq(buf, off, lit, 0, n))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_startswith(s, lit, n):
     buf, off, ln = s
     return ln >= n and _mem_eq(buf, off, lit, 0, n)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_endswith(s, lit, n):
     buf, off, ln = s
     return ln >= n and _mem_eq(buf, off + ln - n, lit, 0, n)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _order(a, aoff, alen, b, boff, blen):
     """Three-way byte-wise comparison (memcmp, then the shorter sorts first)."""
     n = min(alen, blen)
@@ -214,7 +220,7 @@ def _order(a, aoff, alen, b, boff, blen):
     return -1 if alen < blen else (1 if alen > blen else 0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _find(h, hoff, hlen, nd, noff, nlen, fold):
     """Index of needle in haystack or -1; fold: ASCII case-insensitive (needle pre-lowered)."""
     if nlen == 0:
@@ -233,7 +239,7 @@ def _find(h, hoff, hlen, nd, noff, nlen, fold):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_rel(s, op, lit, n):
     """Relational op (EQ..GE codes) between a STR and a literal of n bytes."""
     buf, off, ln = s
@@ -242,7 +248,7 @@ def str_rel(s, op, lit, n):
     return _rel(_order(buf, off, ln, lit, 0, n), op)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_contains(s, lit, n, fold):
     buf, off, ln = s
     return ln >= 0 and _find(buf, off, ln, lit, 0, n, fold) >= 0
@@ -276,7 +282,7 @@ def str_op_str(a, op, b):
 # Program: int32 tokens. 0 c: the byte c; 1: any byte; 2: any run;
 # 3 neg k lo1 hi1 .. lok hik: a byte class.  Built by build_glob().
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tok_len(prog, p):
     t = prog[p]
     if t == 0:
@@ -286,7 +292,7 @@ def _tok_len(prog, p):
     return 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _class_has(prog, p, c):
     k = prog[p + 2]
     for r in range(k):
@@ -295,7 +301,7 @@ def _class_has(prog, p, c):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tok_match(prog, p, c, fold):
     t = prog[p]
     if t == 0:
@@ -306,7 +312,7 @@ def _tok_match(prog, p, c, fold):
     return hit != (prog[p + 1] == 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _glob(buf, off, ln, prog, p0, p1, fold):
     """Match buf[off:off+ln] against tokens prog[p0:p1]: greedy with one backtrack point."""
     p = p0
@@ -334,7 +340,7 @@ def _glob(buf, off, ln, prog, p0, p1, fold):
     return p == p1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_glob(s, prog, fold):
     buf, off, ln = s
     return ln >= 0 and _glob(buf, off, ln, prog, 0, prog.size, fold)
@@ -344,7 +350,7 @@ def str_glob(s, prog, fold):
 # Program: int32. npat, then per pattern: ncomp, then per component
 # kind (0 bytes, 1 glob) n data[n].  Built by build_pmatch().
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _next_comp(buf, off, ln, pos):
     """(start, end) of the next non-empty '/'-separated component at or after pos; start<0: none."""
     while pos < ln and buf[off + pos] == 47:
@@ -357,7 +363,7 @@ def _next_comp(buf, off, ln, pos):
     return pos, end
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pattern_prefix(buf, off, ln, prog, p):
     """Does the pattern at prog[p] match a component prefix of the path?  -> (ok, next p)."""
     ncomp = prog[p]
@@ -387,7 +393,7 @@ def _pattern_prefix(buf, off, ln, prog, p):
     return ok, p
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_pmatch(s, prog):
     buf, off, ln = s
     if ln < 0:
@@ -409,7 +415,7 @@ _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_hash(buf, off, ln):
     h = np.uint64(ln) * _M1
     full = ln >> 3
@@ -421,7 +427,7 @@ def str_hash(buf, off, ln):
     return h ^ (h >> np.uint64(29))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _set_has(buf, off, ln, table, items, ioff, ilen):
     mask = table.size - 1
     k = np.int64(str_hash(buf, off, ln) & np.uint64(mask))
@@ -434,13 +440,13 @@ def _set_has(buf, off, ln, table, items, ioff, ilen):
         k = (k + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def str_in(s, table, items, ioff, ilen):
     buf, off, ln = s
     return ln >= 0 and _set_has(buf, off, ln, table, items, ioff, ilen)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def list_in(s, table, items, ioff, ilen, any_of):
     """List-valued field (NUL separated): every element in the set (`in`), or,
     any_of, at least one (`intersects`).  An empty list has no elements."""
@@ -466,7 +472,7 @@ def list_in(s, table, items, ioff, ilen, any_of):
 # ---------------------------------------------------------------- IP
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ip_in(v, nets, negate):
     """Address in any of nets (rows net_hi, net_lo, mask_hi, mask_lo; net pre-masked);
     negate: present and in none of them (`!=`)."""
@@ -479,7 +485,7 @@ def ip_in(v, nets, negate):
     return negate
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ip_cmp_ip(a, b, eq):
     """val(): two addresses equal (eq) or different; false if either is absent."""
     if not (a[2] and b[2]):
@@ -514,7 +520,7 @@ def t_toupper(s):
     return _mapped(s, 1)
 
 
-@njit(cache=True)
+@njit(cache=True)                      # returns its argument's array: needs NRT
 def t_basename(s):
     """Text after the last '/' (all of it if there is none)."""
     buf, off, ln = s
@@ -526,7 +532,7 @@ def t_basename(s):
     return buf, off + k, ln - k
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _b64val(c):
     if 65 <= c <= 90:
         return c - 65
@@ -577,7 +583,7 @@ def t_b64(s):
     return out, np.int64(0), np.int64(n)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def t_len(s, is_list):
     """len(): bytes of a string, or elements of a list-valued field; NUM."""
     buf, off, ln = s

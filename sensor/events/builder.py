@@ -245,3 +245,77 @@ class Builder:
         data = np.frombuffer(bytes(arena.data) + b"\0" * 8, np.uint8).copy()
         table.n[0] = n
         return table._replace(arena=data)
+
+
+def sample_batch():
+    """A small batch exercising most fields: files, sockets (client and server, IPv4
+    and IPv6, unix), a process chain in a container, the host, an unknown process,
+    failed calls, flags, uid names, meta and generic events.  (B, P, C)."""
+    b = Builder()
+    web = b.add_container(id="3ad7b26ded6d", name="web", image="nginx:1.25", privileged=True,
+                          start_ts=1_600_000_000_000_000_000,
+                          mounts=[("/var/run/docker.sock", "/var/run/docker.sock"),
+                                  ("/proc", "/host/proc"), ("/data", "/srv/data")])
+    init = b.add_proc(pid=1, comm="systemd", exe="/sbin/init", args=["--system"], sid=1,
+                      vpgid=1, start_ts=1_500_000_000_000_000_000)
+    sshd = b.add_proc(pid=700, comm="sshd", exe="/usr/sbin/sshd", args=["-D"], parent=init,
+                      sid=700, vpgid=700, start_ts=1_600_000_000_000_000_000)
+    bash = b.add_proc(pid=900, comm="bash", exe="-bash", exepath="/usr/bin/bash", parent=sshd,
+                      sid=900, vpgid=900, tty=34816, loginuid=1000, cwd="/home/alice",
+                      env={"HOME": "/home/alice", "PATH": "/usr/bin:/bin", "HTTP_PROXY": "x"},
+                      start_ts=1_650_000_000_000_000_000, exe_ino=1234,
+                      exe_ino_ctime=1_640_000_000_000_000_000,
+                      exe_ino_mtime=1_630_000_000_000_000_000)
+    cat = b.add_proc(pid=901, comm="cat", exe="cat", exepath="/usr/bin/cat",
+                     args=["/etc/shadow"], parent=bash, sid=900, session=bash, vpgid=901,
+                     pgroup=-1, loginuid=1000, start_ts=1_700_000_000_000_000_000,
+                     container=web, flags=0b011)
+    orphan = b.add_proc(pid=5000, comm="a-very-long-process-name", exe="/tmp/x",
+                        args=["a b", "c"], flags=0b100)
+    root = dict(uid=0, gid=0, user_name="root", group_name="root", user_loginname="alice")
+    b.add_event("openat", slot=cat, res=3, fd=3, fd_type="f", fd_name="/etc/shadow",
+                fd_nameraw="/etc//shadow", cwd="/home/alice",
+                params={"dirfd": -100, "name": "/etc/shadow", "flags": "O_RDONLY|O_CLOEXEC",
+                        "mode": 0, "dev": 2049, "ino": 77}, **root)
+    b.add_event("openat", slot=cat, res=4, fd=4, fd_type="f", fd_name="/tmp/out",
+                params={"dirfd": -100, "name": "out", "flags": "O_WRONLY|O_CREAT|O_TRUNC",
+                        "mode": 0o755}, **root)
+    b.add_event("openat", slot=bash, res=-2, fd=-1, fd_name="/nope/missing.txt",
+                params={"dirfd": -100, "name": "/nope/missing.txt", "flags": "O_RDONLY"},
+                uid=1000, gid=1000, user_name="alice", group_name="alice")
+    b.add_event("openat", dir=">", slot=bash, params={"dirfd": -100, "name": "x",
+                                                      "flags": "O_RDWR", "mode": 0})
+    b.add_event("open", slot=bash, res=5, fd=5, fd_type="d", fd_name="/etc/",
+                params={"name": "/etc/", "flags": "O_RDONLY|O_DIRECTORY", "mode": 0})
+    b.add_event("connect", slot=cat, res=0, fd=6, fd_type="4",
+                fd_name="10.0.0.5:41000->1.2.3.4:443", fd_cip="10.0.0.5", fd_sip="1.2.3.4",
+                fd_cport=41000, fd_sport=443, fd_role="client", fd_l4proto=6, fd_connected=1,
+                params={"tuple": "10.0.0.5:41000->1.2.3.4:443", "fd": 6,
+                        "addr": "1.2.3.4:443"}, **root)
+    b.add_event("accept4", slot=sshd, res=7, fd=7, fd_type="6",
+                fd_name="2001:db8::1:52000->2001:db8::2:22", fd_cip="2001:db8::1",
+                fd_sip="2001:db8::2", fd_cport=52000, fd_sport=22, fd_role="server",
+                fd_l4proto=6, fd_connected=1, params={"flags": 0, "queuepct": 3}, **root)
+    b.add_event("sendto", slot=cat, res=12, fd=8, fd_type="4", fd_name="10.0.0.5:5353->8.8.8.8:53",
+                fd_cip="10.0.0.5", fd_sip="8.8.8.8", fd_cport=5353, fd_sport=53,
+                fd_role="client", fd_l4proto=17, fd_name_changed=1,
+                params={"data": b"\x12\x34query\x00", "fd": 8, "size": 12})
+    b.add_event("connect", slot=bash, res=-115, fd=9, fd_type="u", fd_family=1,
+                fd_name="/run/docker.sock", params={"fd": 9})
+    b.add_event("socket", slot=cat, res=10, fd=10, fd_type="4",
+                params={"domain": "AF_PACKET", "type": 3, "proto": 768})
+    b.add_event("setuid", slot=bash, res=0, params={"uid": (65534, "nobody")}, **root)
+    b.add_event("setuid", slot=bash, res=-1, params={"uid": 4242}, **root)
+    b.add_event("ptrace", slot=bash, res=0, params={"request": "PTRACE_ATTACH", "pid": 901,
+                                                    "addr": 0, "data": 0})
+    b.add_event("chmod", slot=cat, res=0, params={"filename": "/tmp/out", "mode": 0o4755})
+    b.add_event("execve", slot=cat, res=0, params={
+        "exe": "cat", "args": b"/etc/shadow\0", "tid": 901, "pid": 901, "ptid": 900,
+        "cwd": "/home/alice", "flags": "EXE_UPPER_LAYER", "uid": (0, "root"),
+        "filename": "/usr/bin/cat"}, cap_effective=(1 << 21) | 1, cap_permitted=2**40 | 5)
+    b.add_event("madvise", dir=">", slot=orphan, params={"ID": 139, "nativeID": 28})
+    b.add_event("procexit", dir=">", slot=orphan, params={"status": 0, "sig": 9})
+    b.add_event("bpf", slot=-1, res=3, params={"fd": 3, "cmd": "BPF_PROG_LOAD"})
+    b.add_event("read", slot=orphan, res=4, fd=0, fd_type="p", fd_name="pipe:[1234]",
+                params={"data": b"ab\0c", "fd": 0, "size": 100})
+    return b.build()

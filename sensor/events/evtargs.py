@@ -45,6 +45,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 PARAM_INDEX, NPARAMS, PARAM_STORAGE = ET.PARAM_INDEX, ET.NPARAMS, ET.PARAM_STORAGE
+STORE_NUM, STORE_BYTES = ET.STORE_NUM, ET.STORE_BYTES
 _NAMES_NA = np.frombuffer(b"<NA>\0\0\0\0<NONE>\0\0", np.uint8).copy()
 _NAMES_NA.flags.writeable = False
 UID_NONE = 0xFFFFFFFF
@@ -90,19 +91,18 @@ def param_k(etype, edir, mask, arg):
 
 @register_jitable
 def arg_num(slot, k, arg_int, i):
-    if k < 0 or PARAM_STORAGE[slot, k] != 0:
+    if k < 0 or PARAM_STORAGE[slot, k] == STORE_BYTES:
         return np.int64(0), False
     return np.int64(arg_int[k, i]), True
 
 
 @register_jitable
 def arg_str(slot, k, arena, arg_off, arg_len, arg_int, i):
-    if k < 0:
+    """Bytes of a byte parameter; for uid/gid the resolved name, else <NA> / <NONE>."""
+    if k < 0 or PARAM_STORAGE[slot, k] == STORE_NUM:
         return absent(arena)
-    if PARAM_STORAGE[slot, k] != 0 or arg_len[k, i] >= 0:
+    if PARAM_STORAGE[slot, k] == STORE_BYTES or arg_len[k, i] >= 0:
         return view(arena, arg_off[k, i], arg_len[k, i])
-    # A numeric parameter without resolved text: only uid/gid have a text form
-    # here, and only callers with a "name" plan use it.
     if np.int64(arg_int[k, i]) & 0xFFFFFFFF == UID_NONE:
         return view(_NAMES_NA, 8, 6)
     return view(_NAMES_NA, 0, 4)

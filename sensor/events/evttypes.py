@@ -222,8 +222,11 @@ def syscall_code(name: str) -> Optional[int]:
 
 # --- parameter names ------------------------------------------------------------
 
-PARAM_NAMES: tuple = tuple(sorted({p.name for t in TYPES for d in (ENTER, EXIT)
-                                   for p in t.params(d)}))
+# Every parameter name of every layout, old ones included (rules written for
+# older captures may name them: they are then absent from today's rows).
+PARAM_NAMES: tuple = tuple(sorted({p.name for lay in PPM_LAYOUTS.values() for p in lay.params}
+                                  | {p.name for t in TYPES for d in (ENTER, EXIT)
+                                     for p in t.params(d)}))
 _PARAM_ID = {n: k for k, n in enumerate(PARAM_NAMES)}
 
 
@@ -245,6 +248,9 @@ def find_param(tid: int, dir: int, name: str) -> Optional[Param]:
     return None if k < 0 else params(tid, dir)[k]
 
 
+STORE_NUM, STORE_BYTES, STORE_NAME = 0, 1, 2
+
+
 def _arrays():
     nslots = len(TYPES) * 2
     index = np.full((len(PARAM_NAMES), nslots), -1, np.int8)
@@ -260,7 +266,8 @@ def _arrays():
             for k, p in enumerate(ps):
                 if index[_PARAM_ID[p.name], slot] < 0:
                     index[_PARAM_ID[p.name], slot] = k
-                storage[slot, k] = p.storage == "bytes"
+                storage[slot, k] = (STORE_BYTES if p.storage == "bytes" else
+                                    STORE_NAME if p.ptype in ("uid", "gid") else STORE_NUM)
         # evt.res exists when the exit's first parameter is the return value.
         has_res[t.id] = bool(t.exit) and t.exit[0].ptype in ("errno", "fd", "pid")
     for a in (index, nparams, storage, has_res):
@@ -271,7 +278,9 @@ def _arrays():
 # Numba reads these as frozen constants.
 #   PARAM_INDEX[name_id, type*2+dir]  parameter index, -1 if absent
 #   NPARAMS[type*2+dir]               number of parameters
-#   PARAM_STORAGE[type*2+dir, k]      1 if parameter k is stored as bytes
+#   PARAM_STORAGE[type*2+dir, k]      STORE_NUM (arg_int), STORE_BYTES (arg_off/arg_len),
+#                                     STORE_NAME (arg_int; arg_off/arg_len may hold the
+#                                     name the state engine resolved: uid, gid)
 #   HAS_RES[type]                     1 if exit events carry a return value (evt.res)
 PARAM_INDEX, NPARAMS, PARAM_STORAGE, HAS_RES = _arrays()
 

@@ -301,7 +301,7 @@ def lookup(name: str, arg: Optional[str] = None):
         base = name.rpartition(".")[0]
         while base:
             f = _FIELDS.get(base)
-            if f is not None and f.arg == Arg.NAME:
+            if f is not None and f.arg == Arg.NAME and len(name) > len(base) + 1:
                 return f, name[len(base) + 1:]
             base = base.rpartition(".")[0]
     return None
