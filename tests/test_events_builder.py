@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from sensor.events import evttypes as ET
-from sensor.events.batch import Batch, Containers, Procs
+from sensor.events.batch import (HOST_LEN, HOST_OFF, Batch, Containers, Procs,
+                                 allocate_containers, allocate_procs)
 from sensor.events.builder import Builder, ip128, sample_batch
 
 
@@ -69,6 +70,16 @@ def test_processes_and_containers():
     o, n = C.image_repository_off[0], C.image_repository_len[0]
     assert bytes(C.arena[o:o + n]) == b"repo/app"
     assert C.mount_sources_len[0] == 2 and C.privileged[0] == -1
+    # the Containers arena starts with "host" (host processes' container.id)
+    assert bytes(C.arena[HOST_OFF:HOST_OFF + HOST_LEN]) == b"host"
+    empty = allocate_containers(4, 0)
+    assert bytes(empty.arena[HOST_OFF:HOST_OFF + HOST_LEN]) == b"host"
+
+
+def test_comm_bytes_alias_the_comm_words():
+    P = allocate_procs(3, 8)
+    P.comm[1] = np.frombuffer(b"bash".ljust(16, b"\0"), np.uint64)
+    assert bytes(P.comm_bytes[16:20]) == b"bash"      # the same memory, not a copy
 
 
 def test_ip_words():

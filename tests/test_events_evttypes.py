@@ -91,9 +91,15 @@ def test_driver_codes_decode_old_and_new_layouts():
     assert old.old and ET.type_name(old.type_id) == "openat" and old.dir == ET.EXIT
     assert [p.name for p in old.params] == ["fd"]
     new = ET.ppm_layout(307)                       # PPME_SYSCALL_OPENAT_2_X
-    assert not new.old and new.params == ET.params(ET.type_id("openat"), ET.EXIT)
+    assert not new.old and list(new.params) == ET.params(ET.type_id("openat"), ET.EXIT)
     assert ET.type_name(ET.ppm_layout(27).type_id) == "accept"
     assert ET.ppm_layout(17) is None               # PPME_PROCEXIT_X: unused
+    # an old layout maps by name into today's: execve 8 had no env / filename
+    old_exec = ET.ppm_layout(13)
+    mapped = ET.ppm_param_map(13)
+    assert [p.name for p in old_exec.params][:3] == ["res", "exe", "args"]
+    assert mapped[:3] == (0, 1, 2) and -1 not in mapped
+    assert ET.ppm_param_map(307) == tuple(range(7))
     codes = sorted(ET.PPM_LAYOUTS)
     assert codes[0] == 0 and codes[-1] == 425
     for code, lay in ET.PPM_LAYOUTS.items():

@@ -98,7 +98,7 @@ def _values(name):
 
 
 @pytest.mark.parametrize("name", sorted(_RENDERS))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_numeric_test_matches_text(name, data):
     render = _RENDERS[name]

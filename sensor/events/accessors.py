@@ -1,14 +1,18 @@
-"""Small helpers the field accessors share.
+"""Small helpers the field accessors share, and the rules they follow.
 
-They are `register_jitable`: plain Python functions that numba compiles when a
-jitted accessor calls them, so an accessor's `.py_func` (the reference
-evaluator's path) runs them as ordinary Python and the compiled kernel inlines
-them.  Each works on plain arrays and ints, never on text from a rules file.
+Helpers are `register_jitable`: plain Python functions that numba compiles when
+a jitted accessor calls them, so an accessor's `.py_func` (the reference
+evaluator's path) runs them as ordinary Python.  Two measured rules keep the
+compiled kernels fast to build and to run:
 
-String results follow the STR contract of fields.py: (buf, off, len) with
-len < 0 for "absent".  Constant strings (type names, "ipv4", "SUCCESS"...) are
-packed into frozen uint8 arrays by `pack_names`, 8-byte aligned and zero padded
-like the arenas.
+  * helpers take ints and arrays, never the B/P/C tuples: numba types a call
+    carrying those big tuples slowly, and every kernel inlines the accessors;
+  * helpers return ints -- a string as its span (off, len), len < 0 absent --
+    and the accessor body returns the buffer itself: a helper returning an
+    array costs reference counting on every row (~15x slower).
+
+Constant strings (type names, "ipv4", "SUCCESS"...) are packed into frozen
+uint8 arrays by `pack_names`, 8-byte aligned and zero padded like the arenas.
 """
 from __future__ import annotations
 
@@ -23,21 +27,12 @@ NUL = 0
 
 
 @register_jitable
-def view(buf, off, ln):
-    return buf, np.int64(off), np.int64(ln)
-
-
-@register_jitable
-def absent(buf):
-    return buf, np.int64(0), np.int64(-1)
-
-
-@register_jitable
-def name_at(blob, offs, lens, k):
-    """Entry k of a pack_names() table; absent if k is out of range or unnamed."""
-    if k < 0 or k >= offs.size or lens[k] < 0:
-        return blob, np.int64(0), np.int64(-1)
-    return blob, np.int64(offs[k]), np.int64(lens[k])
+def span(offs, lens, r):
+    """(off, len) of row r of a string column (or of a pack_names() table); absent
+    when r is out of range or the entry is absent."""
+    if r < 0 or r >= offs.size or lens[r] < 0:
+        return np.int64(0), np.int64(-1)
+    return np.int64(offs[r]), np.int64(lens[r])
 
 
 @register_jitable

@@ -19,7 +19,10 @@ Event parameters are stored per parameter index in 2-D columns shaped
 (MAX_PARAMS, capacity): `arg_int[k, i]` for numeric parameters, and
 `arg_off[k, i]`/`arg_len[k, i]` for byte parameters (in `arena`).  Which
 parameter index holds what is given by the event-type table
-(sensor/events/evttypes.py) for the row's (type, dir).
+(sensor/events/evttypes.py) for the row's (type, dir); bit k of `arg_mask[i]`
+says parameter k is present.  uid/gid parameters keep the number in arg_int
+and the user/group name the state engine resolved in arg_off/arg_len ("<NA>"
+if unknown, "<NONE>" for -1), which is what Falco's evt.arg.uid shows.
 
 The column lists below are the single source of truth: the namedtuple classes,
 allocation, and the C header mirror (later, bpf/) derive from them.
@@ -105,6 +108,10 @@ PROC_COLUMNS = [
     ("container", np.int32, "row in Containers (-1: host)"),
 ]
 
+# The Containers arena starts with "host" (zero padded to 8 bytes): container.id
+# and container.name of host processes (container -1) read it there.
+HOST_OFF, HOST_LEN = 0, 4
+
 CONTAINER_COLUMNS = [
     ("id", "str", "container.id: 12 hex characters, 'host' for the host"),
     ("name", "str", ""),
@@ -137,7 +144,10 @@ def column_names(columns):
 
 _ARG_FIELDS = ["arg_int", "arg_off", "arg_len"]
 Batch = namedtuple("Batch", column_names(BATCH_COLUMNS) + _ARG_FIELDS + ["arena", "n"])
-Procs = namedtuple("Procs", column_names(PROC_COLUMNS) + ["arena", "n"])
+# comm_bytes: the `comm` column seen as bytes (capacity * 16 uint8, the same
+# memory, not a copy), so an accessor can hand out proc.name as (buf, off, len)
+# without reinterpreting u64 words per row (numba's array.view is slow per call).
+Procs = namedtuple("Procs", column_names(PROC_COLUMNS) + ["comm_bytes", "arena", "n"])
 Containers = namedtuple("Containers", column_names(CONTAINER_COLUMNS) + ["arena", "n"])
 Batch.__module__ = Procs.__module__ = Containers.__module__ = __name__
 
@@ -164,6 +174,7 @@ def allocate_batch(capacity: int, arena_bytes: int) -> Batch:
 
 def allocate_procs(capacity: int, arena_bytes: int) -> Procs:
     a = _alloc(PROC_COLUMNS, capacity)
+    a["comm_bytes"] = a["comm"].reshape(-1).view(np.uint8)
     for link in ("parent", "session", "pgroup", "container"):
         a[link][:] = -1
     a["arena"] = np.zeros(arena_bytes, np.uint8)
@@ -174,6 +185,7 @@ def allocate_procs(capacity: int, arena_bytes: int) -> Procs:
 def allocate_containers(capacity: int, arena_bytes: int) -> Containers:
     a = _alloc(CONTAINER_COLUMNS, capacity)
     a["privileged"][:] = -1
-    a["arena"] = np.zeros(arena_bytes, np.uint8)
+    a["arena"] = np.zeros(max(arena_bytes, 8), np.uint8)
+    a["arena"][HOST_OFF:HOST_OFF + HOST_LEN] = np.frombuffer(b"host", np.uint8)
     a["n"] = np.zeros(1, np.int64)
     return Containers(**a)

@@ -14,7 +14,8 @@ Strings go into the arenas at 8-byte aligned offsets, zero padded to the next
 multiple of 8, as batch.py specifies.  Parameters are placed at their index in
 the event's (type, dir) layout (evttypes.py); numeric ones accept flag names
 ("O_RDONLY|O_CLOEXEC"), byte ones str or bytes, and uid/gid/fd/pid ones a
-(number, "resolved text") pair for the name the state engine would resolve.
+(number, "resolved text") pair for the name the state engine would resolve
+(uid/gid without one get "<NA>", or "<NONE>" for -1, as the engine writes).
 When an exit layout starts with its return value (res, fd...) and `params`
 does not set it, it takes `res`.
 """
@@ -141,6 +142,7 @@ class Builder:
 
     def _build_containers(self):
         arena = _Arena()
+        arena.put("host")                    # batch.HOST_OFF: host processes' id and name
         n = len(self._containers)
         rows = []
         for c in self._containers:
@@ -232,6 +234,9 @@ class Builder:
             if isinstance(value, tuple):           # (number, resolved text)
                 value, text = value
                 B.arg_off[k, i], B.arg_len[k, i] = arena.put(text)
+            elif p.ptype in ("uid", "gid"):        # unresolved names, as the engine writes them
+                none = int(value) & 0xFFFFFFFF == 0xFFFFFFFF
+                B.arg_off[k, i], B.arg_len[k, i] = arena.put("<NONE>" if none else "<NA>")
             if isinstance(value, str):
                 if not p.table:
                     raise ValueError(f"parameter {name!r} is a number, not {value!r}")

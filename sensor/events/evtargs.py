@@ -15,8 +15,9 @@ for each group (an ArgPlan) the caller emits `(type, dir) in plan.slots and
 
   storage "bytes"  paths, buffers, strings: string operators on the evt.arg
                    accessor (`fields_evt` "evt.arg": get_arg_str).
-  storage "name"   uid/gid: the name the state engine resolved (stored in the
-                   parameter's arg_off/arg_len), else "<NA>" ("<NONE>" for -1):
+  storage "name"   uid/gid: the name the state engine resolved, stored in the
+                   parameter's arg_off/arg_len next to the number in arg_int
+                   ("<NA>" when unknown, "<NONE>" for -1, as Falco prints):
                    string operators on the same evt.arg accessor.
   storage "num"    numbers, flags, enums, errno: read the raw value with the
                    evt.rawarg accessor (get_arg_num) and test it with
@@ -36,19 +37,15 @@ from __future__ import annotations
 from typing import Iterable, NamedTuple, Optional
 
 import numpy as np
-
-from . import evttypes as ET
-from .accessors import absent, view
-from .flags import table as flag_table
-from .flagtest import Raw, Render
 from numba import njit
 from numba.extending import register_jitable
 
+from . import evttypes as ET
+from .flags import table as flag_table
+from .flagtest import Raw, Render
+
 PARAM_INDEX, NPARAMS, PARAM_STORAGE = ET.PARAM_INDEX, ET.NPARAMS, ET.PARAM_STORAGE
 STORE_NUM, STORE_BYTES = ET.STORE_NUM, ET.STORE_BYTES
-_NAMES_NA = np.frombuffer(b"<NA>\0\0\0\0<NONE>\0\0", np.uint8).copy()
-_NAMES_NA.flags.writeable = False
-UID_NONE = 0xFFFFFFFF
 
 
 # --- resolving the argument -------------------------------------------------------
@@ -97,15 +94,12 @@ def arg_num(slot, k, arg_int, i):
 
 
 @register_jitable
-def arg_str(slot, k, arena, arg_off, arg_len, arg_int, i):
-    """Bytes of a byte parameter; for uid/gid the resolved name, else <NA> / <NONE>."""
+def arg_span(slot, k, arg_off, arg_len, i):
+    """Span in the arena of evt.arg's bytes: a byte parameter, or the name the
+    state engine wrote for a uid/gid parameter; absent for other numbers."""
     if k < 0 or PARAM_STORAGE[slot, k] == STORE_NUM:
-        return absent(arena)
-    if PARAM_STORAGE[slot, k] == STORE_BYTES or arg_len[k, i] >= 0:
-        return view(arena, arg_off[k, i], arg_len[k, i])
-    if np.int64(arg_int[k, i]) & 0xFFFFFFFF == UID_NONE:
-        return view(_NAMES_NA, 8, 6)
-    return view(_NAMES_NA, 0, 4)
+        return np.int64(0), np.int64(-1)
+    return np.int64(arg_off[k, i]), np.int64(arg_len[k, i])
 
 
 @njit(inline="always")
@@ -119,7 +113,8 @@ def get_arg_num(B, P, C, i, arg, key):
 def get_arg_str(B, P, C, i, arg, key):
     """evt.arg as bytes: byte parameters, and uid/gid parameters by name."""
     slot, k = param_k(B.type[i], B.dir[i], B.arg_mask[i], arg)
-    return arg_str(slot, k, B.arena, B.arg_off, B.arg_len, B.arg_int, i)
+    off, ln = arg_span(slot, k, B.arg_off, B.arg_len, i)
+    return B.arena, off, ln
 
 
 # --- how a parameter prints -----------------------------------------------------------
@@ -198,14 +193,13 @@ def row_param(B, i: int, arg: int):
     return ET.params(tid, d)[int(k)], int(k)
 
 
-def param_text(B, i: int, p: ET.Param, k: int) -> str:
+def param_text(B, i: int, p: ET.Param, k: int) -> Optional[str]:
     if p.storage == "bytes":
         off, ln = int(B.arg_off[k, i]), int(B.arg_len[k, i])
         return bytes(B.arena[off:off + max(ln, 0)]).decode("utf-8", "replace")
-    if p.ptype in _NAME_TYPES:
-        slot = int(B.type[i]) * 2 + int(B.dir[i])
-        buf, off, ln = arg_str(slot, k, B.arena, B.arg_off, B.arg_len, B.arg_int, i)
-        return bytes(buf[int(off):int(off) + int(ln)]).decode("utf-8", "replace")
+    if p.ptype in _NAME_TYPES:          # the name the state engine resolved
+        off, ln = int(B.arg_off[k, i]), int(B.arg_len[k, i])
+        return bytes(B.arena[off:off + ln]).decode("utf-8", "replace") if ln >= 0 else None
     return param_render(p).text(int(B.arg_int[k, i]))
 
 

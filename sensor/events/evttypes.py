@@ -191,9 +191,9 @@ def all_type_ids() -> frozenset:
     return frozenset(range(len(TYPES)))
 
 
-def params(tid: int, dir: int) -> tuple:
+def params(tid: int, dir: int) -> list:
     """The ordered parameters of (type, dir); a Param's position is its index in arg_*."""
-    return TYPES[tid].params(dir)
+    return list(TYPES[tid].params(dir))
 
 
 def ppm_layout(code: int) -> Optional[PpmLayout]:
@@ -203,6 +203,14 @@ def ppm_layout(code: int) -> Optional[PpmLayout]:
     params + appended enter params); older captures stop after the driver's own
     exit params -- read as many as the event header's nparams says."""
     return PPM_LAYOUTS.get(code)
+
+
+def ppm_param_map(code: int) -> tuple:
+    """For each parameter of a driver code's layout, its index in our (type, dir)
+    layout (-1: we do not keep it).  The scap reader writes parameter j of an
+    event with that code to arg_*[map[j]]; old versions map by name."""
+    lay = PPM_LAYOUTS[code]
+    return tuple(param_index(lay.type_id, lay.dir, p.name) for p in lay.params)
 
 
 def type_for_syscall(sc_code: int) -> int:

@@ -59,6 +59,13 @@ The registry: each class module exports FIELDS (its declarative table made
 into Field objects); `_CLASS_MODULES` below is the one registration list.
 `lookup(name, arg)`, `all_fields()` and `describe_fields()` load it on first
 use.  Accessors compile lazily, on first call.
+
+Writing an accessor (measured; see accessors.py): read the row's values into
+locals, hand them to `register_jitable` helpers that take ints and arrays and
+return ints (a string as its span), and return the buffer from the accessor
+body itself -- always the same buffer in one accessor, never a constant table
+on one path and an arena on another.  Done so, an inlined call costs ~0.05 s
+of kernel compile time and a few ns per row.
 """
 from __future__ import annotations
 

@@ -8,47 +8,80 @@ import numpy as np
 from numba.extending import register_jitable
 
 from . import evttypes as ET
-from .flags import table as flag_table
-from .accessors import absent, name_at, pack_names, view
-from .evtargs import (arg_num, arg_str, evt_arg_plan, evt_arg_text,  # noqa: F401
+from .accessors import pack_names, span
+from .evtargs import (arg_num, arg_span, evt_arg_plan, evt_arg_text,  # noqa: F401
                       evt_args_text, evt_rawarg_text, get_arg_num, get_arg_str, param_k,
                       resolve_param)
 from .fields import Arg, FieldTable, FType
+from .flags import table as flag_table
 
 T = FieldTable([
-    # name                type            arg       flags          description
-    ("evt.num",           FType.UINT64,   Arg.NONE, "",            "Event number, in the order of its source"),
-    ("evt.time",          FType.ABSTIME,  Arg.NONE, "",            "Event timestamp; prints as local time HH:MM:SS.nnnnnnnnn"),
-    ("evt.time.s",        FType.ABSTIME,  Arg.NONE, "",            "Event timestamp; prints as HH:MM:SS"),
-    ("evt.time.iso8601",  FType.ABSTIME,  Arg.NONE, "",            "Event timestamp; prints as ISO 8601 UTC with nanoseconds"),
-    ("evt.datetime",      FType.ABSTIME,  Arg.NONE, "",            "Event timestamp; prints as local YYYY-MM-DD HH:MM:SS.nnnnnnnnn"),
-    ("evt.datetime.s",    FType.ABSTIME,  Arg.NONE, "",            "Event timestamp; prints as local YYYY-MM-DD HH:MM:SS"),
-    ("evt.rawtime",       FType.ABSTIME,  Arg.NONE, "",            "Event timestamp in nanoseconds since the epoch"),
-    ("evt.rawtime.s",     FType.ABSTIME,  Arg.NONE, "",            "Integer part of the timestamp in seconds"),
-    ("evt.rawtime.ns",    FType.ABSTIME,  Arg.NONE, "",            "Fractional part of the timestamp in nanoseconds"),
-    ("evt.type",          FType.CHARBUF,  Arg.NONE, "",            "Event type name (open, execve, madvise...)"),
-    ("evt.dir",           FType.CHARBUF,  Arg.NONE, "",            "Direction: '>' enter, '<' exit"),
-    ("evt.cpu",           FType.INT32,    Arg.NONE, "",            "CPU the event was captured on"),
-    ("evt.category",      FType.CHARBUF,  Arg.NONE, "",            "Category: file, net, ipc, process, memory... (I/O events: by fd type)"),
-    ("evt.source",        FType.CHARBUF,  Arg.NONE, "",            "Event source: syscall"),
-    ("evt.hostname",      FType.CHARBUF,  Arg.NONE, "output_only", "Host name of the machine (outputs only)"),
-    ("evt.res",           FType.CHARBUF,  Arg.NONE, "",            "Result as text: SUCCESS, or the error name (ENOENT...); exit events only"),
-    ("evt.rawres",        FType.INT64,    Arg.NONE, "",            "Result as a number; exit events only"),
-    ("evt.failed",        FType.BOOL,     Arg.NONE, "",            "true if the event returned an error"),
-    ("evt.args",          FType.CHARBUF,  Arg.NONE, "output_only", "All parameters as name=value text (outputs only)"),
-    ("evt.info",          FType.CHARBUF,  Arg.NONE, "output_only", "Event details as text: the parameters (outputs only)"),
-    ("evt.arg",           FType.CHARBUF,  Arg.NAME, "params",      "A parameter as text, by name (evt.arg.flags) or index (evt.arg[0])"),
-    ("evt.rawarg",        FType.INT64,    Arg.NAME, "params",      "A numeric parameter's raw value, by name or index"),
-    ("evt.buffer",        FType.BYTEBUF,  Arg.NONE, "",            "The data buffer of I/O events (read, write, sendto...)"),
-    ("evt.buflen",        FType.UINT64,   Arg.NONE, "",            "Length of the data buffer of I/O events"),
-    ("evt.is_io",         FType.BOOL,     Arg.NONE, "",            "true for events that read or write (file, socket, pipe...)"),
-    ("evt.is_io_read",    FType.BOOL,     Arg.NONE, "",            "true for I/O events that read"),
-    ("evt.is_io_write",   FType.BOOL,     Arg.NONE, "",            "true for I/O events that write"),
-    ("evt.is_wait",       FType.BOOL,     Arg.NONE, "",            "true for events that wait (poll, select, epoll_wait...)"),
-    ("evt.is_open_read",  FType.BOOL,     Arg.NONE, "",            "true for open exits opening the file for reading"),
-    ("evt.is_open_write", FType.BOOL,     Arg.NONE, "",            "true for open exits opening the file for writing"),
-    ("evt.is_open_exec",  FType.BOOL,     Arg.NONE, "",            "true for open exits creating a file with execute permission"),
-    ("evt.is_open_create", FType.BOOL,    Arg.NONE, "",            "true for open exits that created the file"),
+    # (name, type, argument, flags,
+    #  description)
+    ("evt.num",            FType.UINT64,  Arg.NONE, "",
+     "Event number, in the order of its source"),
+    ("evt.time",           FType.ABSTIME, Arg.NONE, "",
+     "Event timestamp; prints as local time HH:MM:SS.nnnnnnnnn"),
+    ("evt.time.s",         FType.ABSTIME, Arg.NONE, "",
+     "Event timestamp; prints as HH:MM:SS"),
+    ("evt.time.iso8601",   FType.ABSTIME, Arg.NONE, "",
+     "Event timestamp; prints as ISO 8601 UTC with nanoseconds"),
+    ("evt.datetime",       FType.ABSTIME, Arg.NONE, "",
+     "Event timestamp; prints as local YYYY-MM-DD HH:MM:SS.nnnnnnnnn"),
+    ("evt.datetime.s",     FType.ABSTIME, Arg.NONE, "",
+     "Event timestamp; prints as local YYYY-MM-DD HH:MM:SS"),
+    ("evt.rawtime",        FType.ABSTIME, Arg.NONE, "",
+     "Event timestamp in nanoseconds since the epoch"),
+    ("evt.rawtime.s",      FType.ABSTIME, Arg.NONE, "",
+     "Integer part of the timestamp in seconds"),
+    ("evt.rawtime.ns",     FType.ABSTIME, Arg.NONE, "",
+     "Fractional part of the timestamp in nanoseconds"),
+    ("evt.type",           FType.CHARBUF, Arg.NONE, "",
+     "Event type name (open, execve, madvise...)"),
+    ("evt.dir",            FType.CHARBUF, Arg.NONE, "",
+     "Direction: '>' enter, '<' exit"),
+    ("evt.cpu",            FType.INT32,   Arg.NONE, "",
+     "CPU the event was captured on"),
+    ("evt.category",       FType.CHARBUF, Arg.NONE, "",
+     "Category: file, net, ipc, process, memory... (I/O events: by fd type)"),
+    ("evt.source",         FType.CHARBUF, Arg.NONE, "",
+     "Event source: syscall"),
+    ("evt.hostname",       FType.CHARBUF, Arg.NONE, "output_only",
+     "Host name of the machine (outputs only)"),
+    ("evt.res",            FType.CHARBUF, Arg.NONE, "",
+     "Result as text: SUCCESS, or the error name (ENOENT...); exit events only"),
+    ("evt.rawres",         FType.INT64,   Arg.NONE, "",
+     "Result as a number; exit events only"),
+    ("evt.failed",         FType.BOOL,    Arg.NONE, "",
+     "true if the event returned an error"),
+    ("evt.args",           FType.CHARBUF, Arg.NONE, "output_only",
+     "All parameters as name=value text (outputs only)"),
+    ("evt.info",           FType.CHARBUF, Arg.NONE, "output_only",
+     "Event details as text: the parameters (outputs only)"),
+    ("evt.arg",            FType.CHARBUF, Arg.NAME, "params",
+     "A parameter as text, by name (evt.arg.flags) or index (evt.arg[0])"),
+    ("evt.rawarg",         FType.INT64,   Arg.NAME, "params",
+     "A numeric parameter's raw value, by name or index"),
+    ("evt.buffer",         FType.BYTEBUF, Arg.NONE, "",
+     "The data buffer of I/O events (read, write, sendto...)"),
+    ("evt.buflen",         FType.UINT64,  Arg.NONE, "",
+     "Length of the data buffer of I/O events"),
+    ("evt.is_io",          FType.BOOL,    Arg.NONE, "",
+     "true for events that read or write (file, socket, pipe...)"),
+    ("evt.is_io_read",     FType.BOOL,    Arg.NONE, "",
+     "true for I/O events that read"),
+    ("evt.is_io_write",    FType.BOOL,    Arg.NONE, "",
+     "true for I/O events that write"),
+    ("evt.is_wait",        FType.BOOL,    Arg.NONE, "",
+     "true for events that wait (poll, select, epoll_wait...)"),
+    ("evt.is_open_read",   FType.BOOL,    Arg.NONE, "",
+     "true for open exits opening the file for reading"),
+    ("evt.is_open_write",  FType.BOOL,    Arg.NONE, "",
+     "true for open exits opening the file for writing"),
+    ("evt.is_open_exec",   FType.BOOL,    Arg.NONE, "",
+     "true for open exits creating a file with execute permission"),
+    ("evt.is_open_create", FType.BOOL,    Arg.NONE, "",
+     "true for open exits that created the file"),
 ])
 
 EXIT = ET.EXIT
@@ -118,12 +151,14 @@ def _time_ns(B, P, C, i, arg, key):
 
 @T.get("evt.type")
 def _type(B, P, C, i, arg, key):
-    return name_at(TYPE_NAMES, TYPE_NAME_OFF, TYPE_NAME_LEN, np.int64(B.type[i]))
+    off, ln = span(TYPE_NAME_OFF, TYPE_NAME_LEN, np.int64(B.type[i]))
+    return TYPE_NAMES, off, ln
 
 
 @T.get("evt.dir")
 def _dir(B, P, C, i, arg, key):
-    return name_at(DIRS[0], DIRS[1], DIRS[2], np.int64(B.dir[i]))
+    off, ln = span(DIRS[1], DIRS[2], np.int64(B.dir[i]))
+    return DIRS[0], off, ln
 
 
 @T.get("evt.cpu")
@@ -131,25 +166,25 @@ def _cpu(B, P, C, i, arg, key):
     return np.int64(B.cpu[i]), True
 
 
-# Accessors hand the row's values to helpers that take ints and arrays: numba
-# types calls carrying the B/P/C tuples slowly, and kernels inline accessors.
+# Helpers take ints and arrays and return ints; bodies return the buffer (accessors.py).
 
 @register_jitable
 def category(etype, fd_type):
     c = TYPE_CAT[etype]
     if TYPE_IO[etype] != 0:
         c = FD_CAT[fd_type]
-    return name_at(CAT_NAMES[0], CAT_NAMES[1], CAT_NAMES[2], c)
+    return span(CAT_NAMES[1], CAT_NAMES[2], c)
 
 
 @T.get("evt.category")
 def _category(B, P, C, i, arg, key):
-    return category(np.int64(B.type[i]), np.int64(B.fd_type[i]))
+    off, ln = category(np.int64(B.type[i]), np.int64(B.fd_type[i]))
+    return CAT_NAMES[0], off, ln
 
 
 @T.get("evt.source")
 def _source(B, P, C, i, arg, key):
-    return name_at(SOURCES[0], SOURCES[1], SOURCES[2], 0)
+    return SOURCES[0], np.int64(SOURCES[1][0]), np.int64(SOURCES[2][0])
 
 
 @register_jitable
@@ -160,13 +195,14 @@ def has_res(etype, edir):
 @register_jitable
 def res_text(etype, edir, res):
     if not has_res(etype, edir) or -res >= _ERRNO_LIMIT:
-        return absent(RES_TEXT[0])
-    return name_at(RES_TEXT[0], RES_TEXT[1], RES_TEXT[2], -res if res < 0 else 0)
+        return np.int64(0), np.int64(-1)
+    return span(RES_TEXT[1], RES_TEXT[2], -res if res < 0 else 0)
 
 
 @T.get("evt.res")
 def _res(B, P, C, i, arg, key):
-    return res_text(B.type[i], B.dir[i], np.int64(B.res[i]))
+    off, ln = res_text(B.type[i], B.dir[i], np.int64(B.res[i]))
+    return RES_TEXT[0], off, ln
 
 
 @T.get("evt.rawres")
@@ -190,7 +226,8 @@ T.text("evt.rawarg")(evt_rawarg_text)
 @T.get("evt.buffer")
 def _buffer(B, P, C, i, arg, key):
     slot, k = param_k(B.type[i], B.dir[i], B.arg_mask[i], DATA_ID)
-    return arg_str(slot, k, B.arena, B.arg_off, B.arg_len, B.arg_int, i)
+    off, ln = arg_span(slot, k, B.arg_off, B.arg_len, i)
+    return B.arena, off, ln
 
 
 @register_jitable

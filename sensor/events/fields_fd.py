@@ -14,43 +14,77 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from .accessors import absent, last_slash, name_at, pack_names, view
+from .accessors import last_slash, pack_names, span
 from .fields import Arg, FieldTable, FType
 
 T = FieldTable([
-    # name            type           arg            flags                  description
-    ("fd.num",        FType.INT64,   Arg.NONE,      "",                    "The fd number"),
-    ("fd.type",       FType.CHARBUF, Arg.NONE,      "",                    "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, bpf, io_uring, memfd, pidfd"),
-    ("fd.typechar",   FType.CHARBUF, Arg.NONE,      "",                    "fd type as one character: f d 4 6 u p e s l i t n b r m P o"),
-    ("fd.name",       FType.CHARBUF, Arg.NONE,      "",                    "Full name: the absolute path, or the connection (1.2.3.4:5->6.7.8.9:80)"),
-    ("fd.nameraw",    FType.CHARBUF, Arg.NONE,      "",                    "The name as the system call passed it"),
-    ("fd.directory",  FType.CHARBUF, Arg.NONE,      "",                    "For files, the directory of fd.name; for directories, fd.name"),
-    ("fd.filename",   FType.CHARBUF, Arg.NONE,      "",                    "For files, the last component of fd.name"),
-    ("fd.ip",         FType.IPADDR,  Arg.NONE,      "filter_only any=0:1", "Client or server address (conditions only)"),
-    ("fd.cip",        FType.IPADDR,  Arg.NONE,      "",                    "Client address"),
-    ("fd.sip",        FType.IPADDR,  Arg.NONE,      "",                    "Server address"),
-    ("fd.lip",        FType.IPADDR,  Arg.NONE,      "",                    "Local address"),
-    ("fd.rip",        FType.IPADDR,  Arg.NONE,      "",                    "Remote address"),
-    ("fd.port",       FType.PORT,    Arg.NONE,      "filter_only any=0:1", "Client or server port (conditions only)"),
-    ("fd.cport",      FType.PORT,    Arg.NONE,      "",                    "Client port"),
-    ("fd.sport",      FType.PORT,    Arg.NONE,      "",                    "Server port"),
-    ("fd.lport",      FType.PORT,    Arg.NONE,      "",                    "Local port"),
-    ("fd.rport",      FType.PORT,    Arg.NONE,      "",                    "Remote port"),
-    ("fd.net",        FType.IPNET,   Arg.NONE,      "filter_only any=0:1", "Client or server address, compared with a network (conditions only)"),
-    ("fd.cnet",       FType.IPNET,   Arg.NONE,      "",                    "Client address, compared with a network"),
-    ("fd.snet",       FType.IPNET,   Arg.NONE,      "",                    "Server address, compared with a network"),
-    ("fd.lnet",       FType.IPNET,   Arg.NONE,      "",                    "Local address, compared with a network"),
-    ("fd.rnet",       FType.IPNET,   Arg.NONE,      "",                    "Remote address, compared with a network"),
-    ("fd.l4proto",    FType.CHARBUF, Arg.NONE,      "",                    "IP protocol: tcp, udp, icmp or raw"),
-    ("fd.sockfamily", FType.CHARBUF, Arg.NONE,      "",                    "Socket family: ip or unix"),
-    ("fd.is_server",  FType.BOOL,    Arg.NONE,      "",                    "true if this process is the server end of the connection"),
-    ("fd.connected",  FType.BOOL,    Arg.NONE,      "",                    "true once the socket is connected"),
-    ("fd.name_changed", FType.BOOL,  Arg.NONE,      "",                    "true if the event changed fd.name (e.g. a udp connect)"),
-    ("fd.cip.name",   FType.CHARBUF, Arg.NONE,      "",                    "Host name of the client address (no DNS source yet: absent)"),
-    ("fd.sip.name",   FType.CHARBUF, Arg.NONE,      "",                    "Host name of the server address (no DNS source yet: absent)"),
-    ("fd.lip.name",   FType.CHARBUF, Arg.NONE,      "",                    "Host name of the local address (no DNS source yet: absent)"),
-    ("fd.rip.name",   FType.CHARBUF, Arg.NONE,      "",                    "Host name of the remote address (no DNS source yet: absent)"),
-    ("fd.types",      FType.LIST,    Arg.OPT_INDEX, "",                    "Types of the process's fds (fd.types[N]: of fd N); only the event's fd is known"),
+    # (name, type, argument, flags,
+    #  description)
+    ("fd.num",          FType.INT64,   Arg.NONE,      "",
+     "The fd number"),
+    ("fd.type",         FType.CHARBUF, Arg.NONE,      "",
+     "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, "
+     "inotify, timerfd, netlink, bpf, io_uring, memfd, pidfd"),
+    ("fd.typechar",     FType.CHARBUF, Arg.NONE,      "",
+     "fd type as one character: f d 4 6 u p e s l i t n b r m P o"),
+    ("fd.name",         FType.CHARBUF, Arg.NONE,      "",
+     "Full name: the absolute path, or the connection (1.2.3.4:5->6.7.8.9:80)"),
+    ("fd.nameraw",      FType.CHARBUF, Arg.NONE,      "",
+     "The name as the system call passed it"),
+    ("fd.directory",    FType.CHARBUF, Arg.NONE,      "",
+     "For files, the directory of fd.name; for directories, fd.name"),
+    ("fd.filename",     FType.CHARBUF, Arg.NONE,      "",
+     "For files, the last component of fd.name"),
+    ("fd.ip",           FType.IPADDR,  Arg.NONE,      "filter_only any=0:1",
+     "Client or server address (conditions only)"),
+    ("fd.cip",          FType.IPADDR,  Arg.NONE,      "",
+     "Client address"),
+    ("fd.sip",          FType.IPADDR,  Arg.NONE,      "",
+     "Server address"),
+    ("fd.lip",          FType.IPADDR,  Arg.NONE,      "",
+     "Local address"),
+    ("fd.rip",          FType.IPADDR,  Arg.NONE,      "",
+     "Remote address"),
+    ("fd.port",         FType.PORT,    Arg.NONE,      "filter_only any=0:1",
+     "Client or server port (conditions only)"),
+    ("fd.cport",        FType.PORT,    Arg.NONE,      "",
+     "Client port"),
+    ("fd.sport",        FType.PORT,    Arg.NONE,      "",
+     "Server port"),
+    ("fd.lport",        FType.PORT,    Arg.NONE,      "",
+     "Local port"),
+    ("fd.rport",        FType.PORT,    Arg.NONE,      "",
+     "Remote port"),
+    ("fd.net",          FType.IPNET,   Arg.NONE,      "filter_only any=0:1",
+     "Client or server address, compared with a network (conditions only)"),
+    ("fd.cnet",         FType.IPNET,   Arg.NONE,      "",
+     "Client address, compared with a network"),
+    ("fd.snet",         FType.IPNET,   Arg.NONE,      "",
+     "Server address, compared with a network"),
+    ("fd.lnet",         FType.IPNET,   Arg.NONE,      "",
+     "Local address, compared with a network"),
+    ("fd.rnet",         FType.IPNET,   Arg.NONE,      "",
+     "Remote address, compared with a network"),
+    ("fd.l4proto",      FType.CHARBUF, Arg.NONE,      "",
+     "IP protocol: tcp, udp, icmp or raw"),
+    ("fd.sockfamily",   FType.CHARBUF, Arg.NONE,      "",
+     "Socket family: ip or unix"),
+    ("fd.is_server",    FType.BOOL,    Arg.NONE,      "",
+     "true if this process is the server end of the connection"),
+    ("fd.connected",    FType.BOOL,    Arg.NONE,      "",
+     "true once the socket is connected"),
+    ("fd.name_changed", FType.BOOL,    Arg.NONE,      "",
+     "true if the event changed fd.name (e.g. a udp connect)"),
+    ("fd.cip.name",     FType.CHARBUF, Arg.NONE,      "",
+     "Host name of the client address (no DNS source yet: absent)"),
+    ("fd.sip.name",     FType.CHARBUF, Arg.NONE,      "",
+     "Host name of the server address (no DNS source yet: absent)"),
+    ("fd.lip.name",     FType.CHARBUF, Arg.NONE,      "",
+     "Host name of the local address (no DNS source yet: absent)"),
+    ("fd.rip.name",     FType.CHARBUF, Arg.NONE,      "",
+     "Host name of the remote address (no DNS source yet: absent)"),
+    ("fd.types",        FType.LIST,    Arg.OPT_INDEX, "",
+     "Types of the process's fds (fd.types[N]: of fd N); only the event's fd is known"),
 ])
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
@@ -69,11 +103,10 @@ FD_CHARS = pack_names([chr(c) if c else None for c in range(256)])
 L4_NAMES = pack_names([{1: "icmp", 6: "tcp", 17: "udp", 255: "raw"}.get(p) for p in range(256)])
 FAMILIES = pack_names([{AF_UNIX: "unix", AF_INET: "ip", AF_INET6: "ip"}.get(f)
                        for f in range(256)])
-SLASH_ROOT = pack_names(["/"])
 
 
 # --- helpers ---------------------------------------------------------------------
-# They take arrays and ints, never the B/P/C tuples (see fields_proc.py).
+# They take ints and arrays and return ints; bodies return the buffer (accessors.py).
 
 @register_jitable
 def is_inet(family):
@@ -113,32 +146,37 @@ def file_like(fd_type, name_len):
     return name_len >= 0 and (fd_type == FILE_CHAR or fd_type == DIR_CHAR or fd_type == 0)
 
 
+# A name without any '/' (not a path: libsinsp answers "/") reads as absent
+# here: spans point into the arena only (see accessors.py).
+
 @register_jitable
 def dirname(arena, off, ln, fd_type):
-    """fd.directory as libsinsp derives it from the name."""
+    """Span of fd.directory, as libsinsp derives it from the name."""
     if not file_like(fd_type, ln):
-        return absent(arena)
+        return np.int64(0), np.int64(-1)
     if fd_type == DIR_CHAR:
-        return view(arena, off, ln)
+        return off, ln
     k = last_slash(arena, off, ln)
-    if k <= 0:
-        return name_at(SLASH_ROOT[0], SLASH_ROOT[1], SLASH_ROOT[2], 0)
+    if k < 0:
+        return np.int64(0), np.int64(-1)
+    if k == 0:                           # "/name": the root, the name's own '/'
+        return off, np.int64(1)
     if k == ln - 1:                      # a trailing slash: the name itself
-        return view(arena, off, ln)
-    return view(arena, off, k)
+        return off, ln
+    return off, k
 
 
 @register_jitable
 def basename(arena, off, ln, fd_type):
-    """fd.filename: the last component of a file's name."""
+    """Span of fd.filename: the last component of a file's name."""
     if not file_like(fd_type, ln) or fd_type == DIR_CHAR:
-        return absent(arena)
+        return np.int64(0), np.int64(-1)
     k = last_slash(arena, off, ln)
     if k < 0:
-        return name_at(SLASH_ROOT[0], SLASH_ROOT[1], SLASH_ROOT[2], 0)
+        return np.int64(0), np.int64(-1)
     if k == ln - 1:
-        return view(arena, off, ln)
-    return view(arena, off + k + 1, ln - k - 1)
+        return off, ln
+    return off + k + 1, ln - k - 1
 
 
 # --- accessors ----------------------------------------------------------------------
@@ -150,34 +188,40 @@ def _num(B, P, C, i, arg, key):
 
 @T.get("fd.type")
 def _type(B, P, C, i, arg, key):
-    return name_at(FD_TYPES[0], FD_TYPES[1], FD_TYPES[2], np.int64(B.fd_type[i]))
+    off, ln = span(FD_TYPES[1], FD_TYPES[2], np.int64(B.fd_type[i]))
+    return FD_TYPES[0], off, ln
 
 
 @T.get("fd.typechar")
 def _typechar(B, P, C, i, arg, key):
-    return name_at(FD_CHARS[0], FD_CHARS[1], FD_CHARS[2], np.int64(B.fd_type[i]))
+    off, ln = span(FD_CHARS[1], FD_CHARS[2], np.int64(B.fd_type[i]))
+    return FD_CHARS[0], off, ln
 
 
 @T.get("fd.name")
 def _name(B, P, C, i, arg, key):
-    return view(B.arena, B.fd_name_off[i], B.fd_name_len[i])
+    return B.arena, np.int64(B.fd_name_off[i]), np.int64(B.fd_name_len[i])
 
 
 @T.get("fd.nameraw")
 def _nameraw(B, P, C, i, arg, key):
-    return view(B.arena, B.fd_nameraw_off[i], B.fd_nameraw_len[i])
+    return B.arena, np.int64(B.fd_nameraw_off[i]), np.int64(B.fd_nameraw_len[i])
 
 
 @T.get("fd.directory")
 def _directory(B, P, C, i, arg, key):
-    return dirname(B.arena, np.int64(B.fd_name_off[i]), np.int64(B.fd_name_len[i]),
-                   B.fd_type[i])
+    name_off = np.int64(B.fd_name_off[i])
+    name_len = np.int64(B.fd_name_len[i])
+    off, ln = dirname(B.arena, name_off, name_len, B.fd_type[i])
+    return B.arena, off, ln
 
 
 @T.get("fd.filename")
 def _filename(B, P, C, i, arg, key):
-    return basename(B.arena, np.int64(B.fd_name_off[i]), np.int64(B.fd_name_len[i]),
-                    B.fd_type[i])
+    name_off = np.int64(B.fd_name_off[i])
+    name_len = np.int64(B.fd_name_len[i])
+    off, ln = basename(B.arena, name_off, name_len, B.fd_type[i])
+    return B.arena, off, ln
 
 
 @T.get("fd.ip", "fd.net")
@@ -236,19 +280,17 @@ def _rport(B, P, C, i, arg, key):
     return pick_port(side(B.fd_family[i], B.fd_role[i], REMOTE), B.fd_cport[i], B.fd_sport[i])
 
 
-@register_jitable
-def l4proto(family, proto):
-    return name_at(L4_NAMES[0], L4_NAMES[1], L4_NAMES[2], proto if is_inet(family) else -1)
-
-
 @T.get("fd.l4proto")
 def _l4proto(B, P, C, i, arg, key):
-    return l4proto(B.fd_family[i], np.int64(B.fd_l4proto[i]))
+    proto = np.int64(B.fd_l4proto[i]) if is_inet(B.fd_family[i]) else -1
+    off, ln = span(L4_NAMES[1], L4_NAMES[2], proto)
+    return L4_NAMES[0], off, ln
 
 
 @T.get("fd.sockfamily")
 def _sockfamily(B, P, C, i, arg, key):
-    return name_at(FAMILIES[0], FAMILIES[1], FAMILIES[2], np.int64(B.fd_family[i]))
+    off, ln = span(FAMILIES[1], FAMILIES[2], np.int64(B.fd_family[i]))
+    return FAMILIES[0], off, ln
 
 
 @T.get("fd.is_server")
@@ -268,7 +310,7 @@ def _name_changed(B, P, C, i, arg, key):
 
 @T.get("fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name")
 def _ip_name(B, P, C, i, arg, key):
-    return absent(B.arena)
+    return B.arena, np.int64(0), np.int64(-1)
 
 
 @T.resolver("fd.types")
@@ -279,15 +321,11 @@ def _types_arg(text):
     return int(t) + 1, b""              # 0 stays "no fd number given"
 
 
-@register_jitable
-def fd_types(fd, fd_type, arg):
-    return name_at(FD_TYPES[0], FD_TYPES[1], FD_TYPES[2],
-                   -1 if arg > 0 and fd != arg - 1 else fd_type)
-
-
 @T.get("fd.types")
 def _types(B, P, C, i, arg, key):
-    return fd_types(np.int64(B.fd[i]), np.int64(B.fd_type[i]), arg)
+    asked_other = arg > 0 and np.int64(B.fd[i]) != arg - 1
+    off, ln = span(FD_TYPES[1], FD_TYPES[2], -1 if asked_other else np.int64(B.fd_type[i]))
+    return FD_TYPES[0], off, ln
 
 
 FIELDS = T.fields()

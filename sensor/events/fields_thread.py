@@ -13,13 +13,20 @@ from numba.extending import register_jitable
 from .fields import Arg, FieldTable, FType
 
 T = FieldTable([
-    # name                    type           arg       flags                description
-    ("thread.tid",            FType.INT64,   Arg.NONE, "",                  "Thread id"),
-    ("thread.vtid",           FType.INT64,   Arg.NONE, "",                  "Thread id in its pid namespace"),
-    ("thread.ismain",         FType.BOOL,    Arg.NONE, "",                  "true for the main thread of its process (tid == pid)"),
-    ("thread.cap_effective",  FType.FLAGS64, Arg.NONE, "flags=capabilities", "Effective capabilities (prints as CAP_* names)"),
-    ("thread.cap_permitted",  FType.FLAGS64, Arg.NONE, "flags=capabilities", "Permitted capabilities (prints as CAP_* names)"),
-    ("thread.cap_inheritable", FType.FLAGS64, Arg.NONE, "flags=capabilities", "Inheritable capabilities (prints as CAP_* names)"),
+    # (name, type, argument, flags,
+    #  description)
+    ("thread.tid",             FType.INT64,   Arg.NONE, "",
+     "Thread id"),
+    ("thread.vtid",            FType.INT64,   Arg.NONE, "",
+     "Thread id in its pid namespace"),
+    ("thread.ismain",          FType.BOOL,    Arg.NONE, "",
+     "true for the main thread of its process (tid == pid)"),
+    ("thread.cap_effective",   FType.FLAGS64, Arg.NONE, "flags=capabilities",
+     "Effective capabilities (prints as CAP_* names)"),
+    ("thread.cap_permitted",   FType.FLAGS64, Arg.NONE, "flags=capabilities",
+     "Permitted capabilities (prints as CAP_* names)"),
+    ("thread.cap_inheritable", FType.FLAGS64, Arg.NONE, "flags=capabilities",
+     "Inheritable capabilities (prints as CAP_* names)"),
 ])
 
 

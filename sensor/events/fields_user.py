@@ -10,17 +10,23 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from .accessors import view
 from .fields import Arg, FieldTable, FType
 
 T = FieldTable([
-    # name              type           arg       flags  description
-    ("user.uid",        FType.UINT32,  Arg.NONE, "",    "Effective user id"),
-    ("user.name",       FType.CHARBUF, Arg.NONE, "",    "Effective user name"),
-    ("user.loginuid",   FType.INT64,   Arg.NONE, "",    "Audit login uid (-1 if unset)"),
-    ("user.loginname",  FType.CHARBUF, Arg.NONE, "",    "Name of the login uid"),
-    ("group.gid",       FType.UINT32,  Arg.NONE, "",    "Effective group id"),
-    ("group.name",      FType.CHARBUF, Arg.NONE, "",    "Effective group name"),
+    # (name, type, argument, flags,
+    #  description)
+    ("user.uid",       FType.UINT32,  Arg.NONE, "",
+     "Effective user id"),
+    ("user.name",      FType.CHARBUF, Arg.NONE, "",
+     "Effective user name"),
+    ("user.loginuid",  FType.INT64,   Arg.NONE, "",
+     "Audit login uid (-1 if unset)"),
+    ("user.loginname", FType.CHARBUF, Arg.NONE, "",
+     "Name of the login uid"),
+    ("group.gid",      FType.UINT32,  Arg.NONE, "",
+     "Effective group id"),
+    ("group.name",     FType.CHARBUF, Arg.NONE, "",
+     "Effective group name"),
 ])
 
 
@@ -31,7 +37,7 @@ def _uid(B, P, C, i, arg, key):
 
 @T.get("user.name")
 def _name(B, P, C, i, arg, key):
-    return view(B.arena, B.user_name_off[i], B.user_name_len[i])
+    return B.arena, np.int64(B.user_name_off[i]), np.int64(B.user_name_len[i])
 
 
 @register_jitable
@@ -48,7 +54,7 @@ def _loginuid(B, P, C, i, arg, key):
 
 @T.get("user.loginname")
 def _loginname(B, P, C, i, arg, key):
-    return view(B.arena, B.user_loginname_off[i], B.user_loginname_len[i])
+    return B.arena, np.int64(B.user_loginname_off[i]), np.int64(B.user_loginname_len[i])
 
 
 @T.get("group.gid")
@@ -58,7 +64,7 @@ def _gid(B, P, C, i, arg, key):
 
 @T.get("group.name")
 def _group_name(B, P, C, i, arg, key):
-    return view(B.arena, B.group_name_off[i], B.group_name_len[i])
+    return B.arena, np.int64(B.group_name_off[i]), np.int64(B.group_name_len[i])
 
 
 FIELDS = T.fields()

@@ -247,8 +247,8 @@ EVENTS = [
      "pgft_maj:uint64 pgft_min:uint64 vm_size:uint32 vm_rss:uint32 vm_swap:uint32 "
      "comm:charbuf cgroups:bytebuf env:bytebuf tty:int32"),
     (284, "unshare", "process", "", "flags:flags32/clone_flags", "res:errno"),
-    (286, "infra", "internal", "mx", "source:charbuf name:charbuf description:charbuf scope:charbuf",
-     ""),
+    (286, "infra", "internal", "mx",
+     "source:charbuf name:charbuf description:charbuf scope:charbuf", ""),
     (288, "execve", "process", "o", "filename:fspath",
      "res:errno exe:charbuf args:bytebuf tid:pid pid:pid ptid:pid cwd:charbuf fdlimit:uint64 "
      "pgft_maj:uint64 pgft_min:uint64 vm_size:uint32 vm_rss:uint32 vm_swap:uint32 "
@@ -323,7 +323,8 @@ EVENTS = [
     # through bpf_commands, which the rules rely on (evt.arg.cmd=BPF_PROG_LOAD).
     (368, "bpf", "other", "", "cmd:enumflags32/bpf_commands",
      "fd:fd cmd:enumflags32/bpf_commands"),
-    (370, "mlock2", "memory", "", "", "res:errno addr:uint64%x len:uint64 flags:flags32/mlock2_flags"),
+    (370, "mlock2", "memory", "", "",
+     "res:errno addr:uint64%x len:uint64 flags:flags32/mlock2_flags"),
     (372, "fsconfig", "system", "", "",
      "res:errno fd:fd cmd:enumflags32/fsconfig_cmds key:charbuf value_bytebuf:bytebuf "
      "value_charbuf:charbuf aux:int32"),
