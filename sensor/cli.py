@@ -24,10 +24,14 @@ NOT_YET_REPLAY = ("sensor: trace replay is not available in this build yet; "
 
 def _load(files: list[str]):
     from .compile.loader import Loader
+    from .engine import bind_rules
     loader = Loader()
     for f in files:
         loader.add_path(f)
-    return loader.finish()
+    result = loader.finish()
+    if result.ok:       # the engine's own checks: what validates, loads
+        result.errors.extend(bind_rules(result.ruleset.rules)[1])
+    return result
 
 
 def _print_messages(result, stream) -> None:

@@ -23,6 +23,7 @@ given neither, every rule.  Selections are replayed, in order, after a reload.
 """
 from __future__ import annotations
 
+import linecache
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -108,16 +109,7 @@ class Engine:
             else:
                 loader.add_text(name, text)
         ruleset = loader.compile()
-        bound, errors = {}, []
-        for rule in ruleset.rules:
-            if rule.source != EVALUATED_SOURCE:
-                continue
-            try:
-                bound[rule.id] = bind(rule.condition, self._registry)
-                codegen.generate([(rule, bound[rule.id])], registry=self._registry,
-                                 type_name=self._type_name())
-            except ConditionError as e:
-                errors.append(_message(rule, e))
+        bound, errors = bind_rules(ruleset.rules, self._registry, self._type_name())
         if errors:
             raise RulesError(errors, ruleset.warnings)
         self._sources = list(sources)
@@ -250,6 +242,24 @@ class Engine:
         self._events = 0
 
 
+def bind_rules(rules, registry=None, type_name=None) -> tuple[dict, list[LoadMessage]]:
+    """Bind every evaluated rule and generate its code once, alone: what the
+    compiler cannot handle (a literal of the wrong type, an operator the kernel
+    lacks) becomes a LoadMessage with the rule's position.  Returns
+    ({rule id: bound condition}, errors).  `sensor rules validate` runs this too,
+    so a file that validates is a file the engine loads."""
+    bound, errors = {}, []
+    for rule in rules:
+        if rule.source != EVALUATED_SOURCE:
+            continue
+        try:
+            bound[rule.id] = bind(rule.condition, registry)
+            codegen.generate([(rule, bound[rule.id])], registry=registry, type_name=type_name)
+        except ConditionError as e:
+            errors.append(_message(rule, e))
+    return bound, errors
+
+
 def _unbundle(batch, procs, containers):
     if procs is not None:
         return batch, procs, containers
@@ -259,11 +269,12 @@ def _unbundle(batch, procs, containers):
 
 
 def _message(rule: Rule, e: ConditionError) -> LoadMessage:
+    """The error at the node's position in its file, with that file's line as snippet
+    (rules given as text have no file to quote)."""
     node = e.node
     src = getattr(node, "src", None) or rule.src
     pos = getattr(node, "pos", 0) if node is not None else 0
-    line, col = src.position(pos) if src.text else (src.line, src.column)
-    text = src.text or ""
-    snippet = text.splitlines()[text[:pos].count("\n")] if text.strip() else ""
+    file, line, col = src.locate(pos) if src.text else (src.file, src.line, src.column)
+    snippet = linecache.getline(file, line).rstrip("\n") if file and line else ""
     return LoadMessage(LOAD_ERR_COMPILE_CONDITION, "rule", rule.name, e.message,
-                       src.file, line, col, snippet)
+                       file, line, col, snippet)

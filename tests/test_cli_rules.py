@@ -75,6 +75,19 @@ def test_validate_error_exits_1_with_position(capsys, bad):
     assert out.rstrip().endswith("Invalid: 1 error(s), 0 warning(s)")
 
 
+def test_validate_runs_the_engines_own_checks(capsys, tmp_path):
+    """What the kernel compiler rejects is reported by validate, with its position:
+    a file that validates is a file the engine loads."""
+    p = tmp_path / "regex.yaml"
+    p.write_text("- rule: by regex\n  desc: d\n  condition: >\n    evt.type = open\n"
+                 "    and fd.name regex \"^/etc/.*\"\n  output: o\n  priority: INFO\n")
+    code, out, _ = run(capsys, "rules", "validate", "-r", str(p))
+    assert code == 1
+    assert (f"{p}:5:9: LOAD_ERR_COMPILE_CONDITION (rule 'by regex'): "
+            "the 'regex' operator is not supported by the compiler") in out
+    assert '        and fd.name regex "^/etc/.*"' in out
+
+
 def test_validate_json(capsys, good, bad):
     code, out, _ = run(capsys, "rules", "validate", "-r", good, "-r", bad, "--json")
     doc = json.loads(out)
