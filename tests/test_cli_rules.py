@@ -172,3 +172,25 @@ def test_stable_ruleset_through_the_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sensor.cli", "-V", str(STABLE)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.rstrip().endswith("Ok: 25 rule(s)")
+
+
+WARNINGS_CASE = ROOT / ".." / "shared" / "conformance" / "falco"
+
+
+@pytest.mark.skipif(not (WARNINGS_CASE / "falco_tests.yaml").is_file(),
+                    reason="../shared/conformance not present")
+def test_list_reproduces_falcos_expected_event_types():
+    """`sensor rules list --json` on falco_rules_warnings.yaml gives, for every rule,
+    the event types Falco's own test (test_warnings, rules_events) expects."""
+    from conformance import load_cases
+    case = next(c for c in load_cases() if c.name == "test_warnings")
+    expected = {name: types for item in case.spec["rules_events"] for name, types in item.items()}
+    proc = subprocess.run([sys.executable, "-m", "sensor.cli", "rules", "list", "--json", "-r",
+                           str(WARNINGS_CASE / case.spec["validate_rules_file"])],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    listed = {r["name"]: r["event_types"] for r in json.loads(proc.stdout)}
+    assert len(expected) == 31
+    for name, types in expected.items():
+        want = "all" if types == ["all"] else sorted(types)
+        assert listed[name] == want, name
