@@ -24,6 +24,11 @@ interpreted through `get.py_func`) and applies operators as Falco does
   regex               the whole value matches (Python re; the compiler rejects it)
   val(f)              compare with another field's value (both must be present)
 
+Fields without an argument that stand for "any of arg lo..hi" (proc.aname: any
+ancestor; fd.ip, fd.port, fd.net: either end of the connection) hold if the
+comparison holds for some arg -- except `!=` on fd.ip / fd.port / fd.net, which
+holds only if it holds for every end (Falco: neither end equals the value).
+
 Transformers (innermost first): tolower/toupper (ASCII), b64 (strict standard
 base64 decode; invalid input makes the value absent), basename (after the
 last '/'), len (bytes of a string, elements of a list).
@@ -239,18 +244,27 @@ def _compare_str(op, v: bytes, lit):
     raise AssertionError(op)
 
 
+# Fields standing for both ends of a connection (libsinsp sinsp_filter_check_fd::
+# compare_ip / compare_port / compare_net): `!=` holds only if it holds for both the
+# client and the server end ("neither end is X"); every other operator, for either.
+_BOTH_ENDS_NE = frozenset({"fd.ip", "fd.port", "fd.net"})
+
+
 def compare(cmp: BCmp, B, P, C, i) -> bool:
     bf = cmp.field
     if bf.any_range is None:
         return compare_value(cmp, read(bf, B, P, C, i), B, P, C, i)
     lo, hi = bf.any_range       # no argument: holds if it holds for some arg lo.. (upwards,
-    for arg in range(lo, hi + 1):   # stopping at the first absent value)
+    every = cmp.op == "!=" and bf.field.name in _BOTH_ENDS_NE and not bf.transformers
+    seen = False                # stopping at the first absent value)
+    for arg in range(lo, hi + 1):
         v = read(bf, B, P, C, i, arg)
         if v is None:
-            return False
-        if compare_value(cmp, v, B, P, C, i):
-            return True
-    return False
+            break
+        seen = True
+        if compare_value(cmp, v, B, P, C, i) != every:
+            return not every
+    return every and seen
 
 
 def compare_value(cmp: BCmp, v, B=None, P=None, C=None, i=0) -> bool:
