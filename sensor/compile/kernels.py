@@ -12,6 +12,13 @@ field such as fd.filename points into the middle of a path), so a tail that
 would run past the end of its buffer is read byte by byte.  Literal arrays
 are always zero padded to a multiple of 8, so loads from them never overrun.
 
+The small operators (string equality and prefixes, numeric tests, set lookups)
+are `forceinline`, so LLVM inlines them into the kernel however big it is (a
+call passes each array struct field by field); the asm of a one-rule kernel
+then has no calls left in its row loop.  Its effect on the benchmark was not
+measured apart from the other changes.  The loops (contains, glob, pmatch)
+stay calls: they run last and rarely.
+
 Helpers that allocate nothing are compiled without NRT (_nrt=False): with
 reference counting on, every array passing through a call costs two atomic
 operations, which dominated the evaluation time (~2 us per row).  Only the
@@ -47,7 +54,7 @@ def load_u64(typingctx, arr, off):
 _ONE = np.uint64(1)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _load_tail(buf, pos, nbytes):
     """The `nbytes` (1..8) bytes at `pos` as a u64, upper bytes zero."""
     if pos + 8 <= buf.size:
@@ -61,7 +68,7 @@ def _load_tail(buf, pos, nbytes):
     return w
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _mem_eq(a, aoff, b, boff, n):
     """n bytes of a at aoff equal n bytes of b at boff."""
     full = n >> 3
@@ -74,7 +81,7 @@ def _mem_eq(a, aoff, b, boff, n):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _lower(c):
     return c + 32 if 65 <= c <= 90 else c
 
@@ -91,17 +98,17 @@ def _swapcase(c):
 # ---------------------------------------------------------------- presence
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def str_exists(s):
     return s[2] >= 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def num_exists(v):
     return v[1]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def ip_exists(v):
     return v[2]
 
@@ -113,7 +120,7 @@ EQ, NE, LT, LE, GT, GE = 0, 1, 2, 3, 4, 5
 _SIGN = np.int64(-9223372036854775808)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _rel(c, op):
     """Apply relational op to a three-way comparison result c (-1, 0, 1)."""
     if op == 0:
@@ -129,7 +136,7 @@ def _rel(c, op):
     return c >= 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def num_cmp(v, op, c, unsigned):
     """Compare a NUM value to the int64 constant c; unsigned: as u64 bit patterns."""
     x, ok = v
@@ -143,7 +150,7 @@ def num_cmp(v, op, c, unsigned):
     return _rel(-1 if x < c else (1 if x > c else 0), op)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def num_cmp_num(a, op, b, unsigned):
     """val(): compare two NUM values; false if either is absent."""
     if not b[1]:
@@ -151,7 +158,7 @@ def num_cmp_num(a, op, b, unsigned):
     return num_cmp(a, op, b[0], unsigned)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def num_in(v, values):
     """v in a sorted int64 constant array (binary search)."""
     x, ok = v
@@ -169,13 +176,13 @@ def num_in(v, values):
     return lo < values.size and values[lo] == x
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def num_mask_in(v, mask, allowed):
     """(v & mask) in a sorted int64 array: flag tests (sensor.events.flagtest)."""
     return num_in((np.int64(v[0]) & np.int64(mask), v[1]), allowed)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def row_slot_in(B, i, slots):
     """The row's (type, dir) slot, type * 2 + dir, is in the sorted array `slots`."""
     return num_in((np.int64(B.type[i]) * 2 + np.int64(B.dir[i]), True), slots)
@@ -184,25 +191,25 @@ def row_slot_in(B, i, slots):
 # ---------------------------------------------------------------- strings
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def str_eq(s, lit, n):
     buf, off, ln = s
     return ln == n and _mem_eq(buf, off, lit, 0, n)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def str_ne(s, lit, n):
     buf, off, ln = s
     return ln >= 0 and not (ln == n and _mem_eq(buf, off, lit, 0, n))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def str_startswith(s, lit, n):
     buf, off, ln = s
     return ln >= n and _mem_eq(buf, off, lit, 0, n)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def str_endswith(s, lit, n):
     buf, off, ln = s
     return ln >= n and _mem_eq(buf, off + ln - n, lit, 0, n)
@@ -440,7 +447,7 @@ def _set_has(buf, off, ln, table, items, ioff, ilen):
         k = (k + 1) & mask
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def str_in(s, table, items, ioff, ilen):
     buf, off, ln = s
     return ln >= 0 and _set_has(buf, off, ln, table, items, ioff, ilen)
@@ -472,7 +479,7 @@ def list_in(s, table, items, ioff, ilen, any_of):
 # ---------------------------------------------------------------- IP
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def ip_in(v, nets, negate):
     """Address in any of nets (rows net_hi, net_lo, mask_hi, mask_lo; net pre-masked);
     negate: present and in none of them (`!=`)."""
@@ -485,7 +492,7 @@ def ip_in(v, nets, negate):
     return negate
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def ip_cmp_ip(a, b, eq):
     """val(): two addresses equal (eq) or different; false if either is absent."""
     if not (a[2] and b[2]):
@@ -729,3 +736,31 @@ def build_nets(nets) -> np.ndarray:
     if not nets:                   # no net: a mask that can never be met
         arr[0] = (1, 0, 0, 0)
     return arr
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def group_rows(types, n, table, other, rows, starts):
+    """Counting sort of rows 0..n-1 by bucket: table[type], or `other` for a type
+    beyond the table.  On return rows[starts[b]:starts[b + 1]] are bucket b's
+    rows, ascending.  `starts` (buckets + 1 entries) must come in zeroed."""
+    nb = starts.size - 1
+    for i in range(n):
+        t = np.int64(types[i])
+        b = np.int64(table[t]) if t < table.size else other
+        starts[b + 1] += 1
+    for b in range(nb):
+        starts[b + 1] += starts[b]
+    # fill from the end of each bucket downwards (starts[b + 1] is its cursor), so
+    # rows stay ascending and starts[b + 1] ends up at the start of bucket b
+    for i in range(n - 1, -1, -1):
+        t = np.int64(types[i])
+        b = np.int64(table[t]) if t < table.size else other
+        starts[b + 1] -= 1
+        rows[starts[b + 1]] = i
+    for b in range(nb):
+        starts[b] = starts[b + 1]
+    starts[nb] = n
+    return 0
