@@ -11,7 +11,8 @@ the reference evaluator's.  Conditions are kept only if they discriminate (hold 
 some and fail on other rows of a fixed probe batch), so that the kernel decides
 something on most random batches; those the compiler rejects are drawn again.
 
-Known kernel bug (xfail below): `!=` on fd.ip / fd.net / fd.port.
+`!=` on fd.ip / fd.net / fd.port holds only when neither end of the connection
+matches (Falco's compare_ip / compare_net / compare_port): see test_both_ends_not_equal.
 """
 import os
 import random
@@ -85,7 +86,6 @@ IP_FIELDS = ["fd.sip", "fd.cip", "fd.ip", "fd.net", "fd.snet", "fd.cnet", "fd.li
 FLAG_FIELDS = ["thread.cap_effective", "thread.cap_permitted", "thread.cap_inheritable"]
 # `!=` on these holds in Falco only if neither end of the connection matches; the
 # kernel does not do that yet (test_both_ends_not_equal), so random conditions avoid it.
-BOTH_ENDS = {"fd.ip", "fd.net", "fd.port"}
 STR_OPS = ["=", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith",
            "glob", "iglob", "in", "intersects", "pmatch", "exists"]
 TEXT_OPS = ["=", "!=", "contains", "icontains", "startswith", "endswith", "glob", "iglob",
@@ -172,8 +172,6 @@ def _leaf(rnd):
             return A.Compare(ref(name), op)
         if op in ("in", "intersects"):
             return A.Compare(ref(name), op, values(rnd, IPS, 2))
-        if op == "!=" and name in BOTH_ENDS:
-            op = "="                    # see test_both_ends_not_equal (xfail)
         return A.Compare(ref(name), op, L(rnd.choice(IPS)))
     if r < 0.84:
         kind = rnd.random()
@@ -194,8 +192,6 @@ def _leaf(rnd):
         op = rnd.choice(["=", "!=", "exists", "in"])
     else:
         op = rnd.choice(["=", "!=", "<", "<=", ">", ">=", "in", "exists"])
-    if op == "!=" and name in BOTH_ENDS:
-        op = "="
     if op == "exists":
         return A.Compare(ref(name), op)
     if op == "in":
@@ -471,8 +467,6 @@ def test_both_ends_not_equal_reference():
     assert reference.run(rs, B, P, C, "all") == [(0, 3), (0, 4)]
 
 
-@pytest.mark.xfail(strict=True, reason="codegen any_of treats `!=` on fd.ip/fd.net/fd.port as "
-                   "'either end differs'; Falco requires both ends to differ")
 def test_both_ends_not_equal(tmp_path_factory):
     os.environ.setdefault("SENSOR_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "sensor-cache"))
     rs, gen, mod = _small_kernel(BOTH_ENDS_CONDS)

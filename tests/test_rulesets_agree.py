@@ -448,11 +448,8 @@ def test_stable_rules_agree_and_each_matches_and_misses(stable, rows):
         assert len(own) > len(hits), f"rule {r.name!r} matched every row of its types"
 
 
-# The one disagreement left (see the xfail below): `fd.ip != X`, `fd.net != N` and
-# `fd.port != P` hold in Falco only if *neither* end of the connection matches
-# (libsinsp compare_ip / compare_net / compare_port); the reference evaluator does
-# so, the compiled kernel tests "either end differs".  The rows above avoid
-# connections where exactly one end is 0.0.0.0 or in 127.0.0.0/8.
+# `fd.ip != X`, `fd.net != N` and `fd.port != P` hold in Falco only if *neither*
+# end of the connection matches (libsinsp compare_ip / compare_net / compare_port).
 
 def both_ends_rows():
     w = World(7)
@@ -463,8 +460,6 @@ def both_ends_rows():
     return w.b.build()
 
 
-@pytest.mark.xfail(strict=True, reason="codegen any_of: `!=` on fd.ip/fd.net/fd.port must hold "
-                   "for both ends of the connection (Falco compare_ip/compare_net/compare_port)")
 def test_stable_ssh_rule_both_ends_not_equal(stable):
     B, P, C = both_ends_rows()
     want = reference_run(stable.rules, B, P, C, "all")

@@ -350,16 +350,23 @@ class _Emitter:
         name = f"any_{self.nhelpers}"
         self.nhelpers += 1
         test = self.compare(c, self.value(bf, "v")).replace("\n", " ")
-        self.helpers.append([
-            "@njit(inline=\"always\")",      # see _function
-            f"def {name}(B, P, C_, i):",
-            f"    for a in range({int(lo)}, {int(hi) + 1}):",
-            f"        v = {self.raw(bf, 'a')}",
-            f"        if not K.{_EXISTS[bf.field.type.kind]}(v):",
-            "            return False",
-            f"        if {test}:",
-            "            return True",
-            "    return False"])
+        head = ["@njit(inline=\"always\")",      # see _function
+                f"def {name}(B, P, C_, i):"]
+        loop = [f"for a in range({int(lo)}, {int(hi) + 1}):",
+                f"    v = {self.raw(bf, 'a')}",
+                f"    if not K.{_EXISTS[bf.field.type.kind]}(v):"]
+        if reference.every_end_must_hold(c):     # `fd.ip != X`: neither end is X
+            body = ["seen = False"] + loop + ["        break",
+                                               "    seen = True",
+                                               f"    if not ({test}):",
+                                               "        return False",
+                                               "return seen"]
+        else:
+            body = loop + ["        return False",
+                           f"    if {test}:",
+                           "        return True",
+                           "return False"]
+        self.helpers.append(head + ["    " + ln for ln in body])
         return f"{name}(B, P, C_, i)"
 
     def param_compare(self, c: BCmp) -> str:

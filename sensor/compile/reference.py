@@ -250,12 +250,19 @@ def _compare_str(op, v: bytes, lit):
 _BOTH_ENDS_NE = frozenset({"fd.ip", "fd.port", "fd.net"})
 
 
+def every_end_must_hold(cmp: BCmp) -> bool:
+    """For an argument-less "any of" field: must the test hold for every value
+    (`fd.ip != X`: neither end is X) rather than for some?"""
+    bf = cmp.field
+    return cmp.op == "!=" and bf.field.name in _BOTH_ENDS_NE and not bf.transformers
+
+
 def compare(cmp: BCmp, B, P, C, i) -> bool:
     bf = cmp.field
     if bf.any_range is None:
         return compare_value(cmp, read(bf, B, P, C, i), B, P, C, i)
     lo, hi = bf.any_range       # no argument: holds if it holds for some arg lo.. (upwards,
-    every = cmp.op == "!=" and bf.field.name in _BOTH_ENDS_NE and not bf.transformers
+    every = every_end_must_hold(cmp)
     seen = False                # stopping at the first absent value)
     for arg in range(lo, hi + 1):
         v = read(bf, B, P, C, i, arg)
