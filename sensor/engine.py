@@ -216,12 +216,7 @@ class Engine:
             empty = np.zeros(0, np.int64)
             self._events += n
             return Matches(empty, empty.copy(), by_id)
-        mod = self.compile()
-        cap = n * self.generate().max_matches_per_row
-        out_row = np.empty(cap, np.int64)
-        out_rule = np.empty(cap, np.int64)
-        m = mod.kernel(B, P, C, out_row, out_rule)
-        rows, ids = out_row[:m].copy(), out_rule[:m].copy()
+        rows, ids = codegen.run_kernel(self.generate(), self.compile(), B, P, C)
         self._events += n
         for rid, cnt in zip(*np.unique(ids, return_counts=True)):
             self._counts[int(rid)] += int(cnt)

@@ -30,11 +30,8 @@ HOSTILE = [
 
 
 def run_kernel(mod, gen, B, P, C):
-    n = int(B.n[0])
-    out_row = np.zeros(n * gen.max_matches_per_row, np.int64)
-    out_rule = np.zeros_like(out_row)
-    m = mod.kernel(B, P, C, out_row, out_rule)
-    return list(zip(out_row[:m].tolist(), out_rule[:m].tolist()))
+    rows, ids = codegen.run_kernel(gen, mod, B, P, C)
+    return list(zip(rows.tolist(), ids.tolist()))
 
 
 def compile_rules(rules, mode):

@@ -420,12 +420,7 @@ def build(conts, procs, events):
 def test_kernel_agrees_with_reference_on_real_fields(compiled, conts, procs, events):
     rs, gen, mod = compiled
     B, P, C = build(conts, procs, events)
-    n = int(B.n[0])
-    out_row = np.zeros(n * gen.max_matches_per_row, np.int64)
-    out_rule = np.zeros_like(out_row)
-    m = mod.kernel(B, P, C, out_row, out_rule)
-    got = list(zip(out_row[:m].tolist(), out_rule[:m].tolist()))
-    assert got == reference.run(rs, B, P, C, "all")
+    assert _run_kernel(gen, mod, B, P, C) == reference.run(rs, B, P, C, "all")
 
 
 def _small_kernel(conds):
@@ -435,11 +430,8 @@ def _small_kernel(conds):
 
 
 def _run_kernel(gen, mod, B, P, C):
-    n = int(B.n[0])
-    out_row = np.zeros(n * gen.max_matches_per_row, np.int64)
-    out_rule = np.zeros_like(out_row)
-    m = mod.kernel(B, P, C, out_row, out_rule)
-    return list(zip(out_row[:m].tolist(), out_rule[:m].tolist()))
+    rows, ids = codegen.run_kernel(gen, mod, B, P, C)
+    return list(zip(rows.tolist(), ids.tolist()))
 
 
 def _both_ends_batch():

@@ -613,3 +613,13 @@ def generate(bound_rules, rule_matching: str = "first", registry=None,
     ]
     return Generated("\n".join(lines) + "\n", line_rules,
                      max(1, max(len(lst) for lst in lists)) if rule_matching == "all" else 1)
+
+
+def run_kernel(gen: Generated, mod, B, P, C) -> tuple[np.ndarray, np.ndarray]:
+    """Run the generated module `mod` (of `gen`) on a batch: (rows, rule ids), parallel
+    int64 arrays, rows ascending and rule order within a row."""
+    cap = int(B.n[0]) * gen.max_matches_per_row
+    out_row = np.empty(cap, np.int64)
+    out_rule = np.empty(cap, np.int64)
+    m = mod.kernel(B, P, C, out_row, out_rule)
+    return out_row[:m].copy(), out_rule[:m].copy()
