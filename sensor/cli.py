@@ -30,7 +30,8 @@ def _load(files: list[str]):
         loader.add_path(f)
     result = loader.finish()
     if result.ok:       # the engine's own checks: what validates, loads
-        result.errors.extend(bind_rules(result.ruleset.rules)[1])
+        result.errors.extend(bind_rules(result.ruleset.rules,
+                                        source_line=loader.ctx.diag.source_line)[1])
     return result
 
 

@@ -23,7 +23,6 @@ given neither, every rule.  Selections are replayed, in order, after a reload.
 """
 from __future__ import annotations
 
-import linecache
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -109,7 +108,8 @@ class Engine:
             else:
                 loader.add_text(name, text)
         ruleset = loader.compile()
-        bound, errors = bind_rules(ruleset.rules, self._registry, self._type_name())
+        bound, errors = bind_rules(ruleset.rules, self._registry, self._type_name(),
+                                   loader.ctx.diag.source_line)
         if errors:
             raise RulesError(errors, ruleset.warnings)
         self._sources = list(sources)
@@ -237,12 +237,14 @@ class Engine:
         self._events = 0
 
 
-def bind_rules(rules, registry=None, type_name=None) -> tuple[dict, list[LoadMessage]]:
+def bind_rules(rules, registry=None, type_name=None,
+               source_line=None) -> tuple[dict, list[LoadMessage]]:
     """Bind every evaluated rule and generate its code once, alone: what the
     compiler cannot handle (a literal of the wrong type, an operator the kernel
     lacks) becomes a LoadMessage with the rule's position.  Returns
     ({rule id: bound condition}, errors).  `sensor rules validate` runs this too,
-    so a file that validates is a file the engine loads."""
+    so a file that validates is a file the engine loads.  source_line(file, line):
+    the text the loader parsed, quoted in messages (the loader's Diagnostics)."""
     bound, errors = {}, []
     for rule in rules:
         if rule.source != EVALUATED_SOURCE:
@@ -251,7 +253,7 @@ def bind_rules(rules, registry=None, type_name=None) -> tuple[dict, list[LoadMes
             bound[rule.id] = bind(rule.condition, registry)
             codegen.generate([(rule, bound[rule.id])], registry=registry, type_name=type_name)
         except ConditionError as e:
-            errors.append(_message(rule, e))
+            errors.append(_message(rule, e, source_line))
     return bound, errors
 
 
@@ -263,13 +265,12 @@ def _unbundle(batch, procs, containers):
     return batch.batch, batch.procs, batch.containers
 
 
-def _message(rule: Rule, e: ConditionError) -> LoadMessage:
-    """The error at the node's position in its file, with that file's line as snippet
-    (rules given as text have no file to quote)."""
+def _message(rule: Rule, e: ConditionError, source_line=None) -> LoadMessage:
+    """The error at the node's position in its file, quoting that line as parsed."""
     node = e.node
     src = getattr(node, "src", None) or rule.src
     pos = getattr(node, "pos", 0) if node is not None else 0
     file, line, col = src.locate(pos) if src.text else (src.file, src.line, src.column)
-    snippet = linecache.getline(file, line).rstrip("\n") if file and line else ""
+    snippet = source_line(file, line) if source_line and file and line else ""
     return LoadMessage(LOAD_ERR_COMPILE_CONDITION, "rule", rule.name, e.message,
                        file, line, col, snippet)

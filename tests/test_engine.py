@@ -149,7 +149,23 @@ def test_bad_literal_is_a_load_error_with_position():
     assert msg.code == "LOAD_ERR_COMPILE_CONDITION" and msg.item_name == "Bad port"
     assert "'http' is not a number" in msg.message
     assert msg.file == "bad.yaml" and msg.line > 0
+    assert msg.snippet == "  condition: evt.type = connect and fd.sport = http"
+    assert msg.snippet[msg.column - 1:] == "http"          # the caret under the literal
     assert eng.rules == []                        # a failed load changes nothing
+
+
+def test_compile_error_quotes_the_text_that_was_loaded(tmp_path):
+    """The snippet is the line as the loader read it: after the file is edited, a
+    new load quotes the new text, not a cached copy of the old one."""
+    path = tmp_path / "r.yaml"
+    for cond in ("evt.type = open and fd.name regex x", "evt.type = openat and fd.name regex y"):
+        path.write_text(f"- rule: R\n  desc: d\n  condition: {cond}\n"
+                        "  output: o\n  priority: INFO\n")
+        with pytest.raises(RulesError) as e:
+            Engine().load_rules_file(str(path))
+        msg = e.value.errors[0]
+        assert (msg.file, msg.line) == (str(path), 3)
+        assert msg.snippet == f"  condition: {cond}"
 
 
 def test_later_sources_append(tmp_path):
