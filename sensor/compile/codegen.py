@@ -218,7 +218,6 @@ class _Emitter:
     def __init__(self, registry):
         self.registry = registry
         self.types = None               # event types of the rule being emitted
-        self.used: set[str] = set()     # allocating helpers the rules call
         self.consts: dict = {}          # (dtype, shape, bytes) -> name
         self.const_lines: list[str] = []
         self.fields: set[int] = set()
@@ -502,7 +501,7 @@ def generate(bound_rules, rule_matching: str = "first", registry=None,
     for u, groups in enumerate(units):
         unit_of[groups] = u
     helpers = []
-    kernels = []                   # (unit, [(rule id, body)], nrt)
+    kernels = []                   # (unit, its groups, [(rule id, body)], nrt)
     for u, groups in enumerate(units):
         # the event types this kernel sees: fold evt.type tests to them
         gtypes = None if 0 in groups else frozenset(
@@ -519,7 +518,6 @@ def generate(bound_rules, rule_matching: str = "first", registry=None,
             branches.append((int(rule.id), body))
             text = body + "\n".join("\n".join(h) for h in em.helpers)
             used.update(t for t in _ALLOCATING if t in text)
-        em.used |= used
         kernels.append((u, groups, branches, bool(used)))
 
     order = np.array([int(r.id) for lst in lists for r in lst] or [0], np.int64)
@@ -606,7 +604,7 @@ def generate(bound_rules, rule_matching: str = "first", registry=None,
         "            m = m1",
         "    _COLD.clear()",
         "    if parts > 1:",
-        "        o = np.lexsort((out_row[:m],))",
+        "        o = np.lexsort((out_row[:m],))",     # stable; no string constant
         "        out_row[:m] = out_row[:m][o]",
         "        out_rule[:m] = out_rule[:m][o]",
         "    return m",
