@@ -42,6 +42,7 @@ BATCH_COLUMNS = [
     ("num", np.uint64, "evt.num: ordinal of the event in its source"),
     ("ts", np.uint64, "evt.time: nanoseconds since the epoch"),
     ("type", np.uint16, "event type id (sensor.events.evttypes)"),
+    ("code", np.uint16, "driver event code (PPME_*) the row was read as: the .scap writer's layout"),
     ("dir", np.uint8, "0 enter ('>'), 1 exit ('<')"),
     ("cpu", np.uint16, "CPU the event was captured on"),
     ("tid", np.int64, "thread id (host pid namespace)"),
@@ -162,13 +163,14 @@ def _alloc(columns, capacity):
 
 
 def allocate_batch(capacity: int, arena_bytes: int) -> Batch:
-    """A batch with room for `capacity` rows; `n` (a 1-element int64 array) is the row count."""
+    """A batch with room for `capacity` rows.  Every table's `n` is a 2-element int64
+    array: n[0] rows in use, n[1] bytes of the arena in use (writers append there)."""
     a = _alloc(BATCH_COLUMNS, capacity)
     a["arg_int"] = np.zeros((MAX_PARAMS, capacity), np.int64)
     a["arg_off"] = np.zeros((MAX_PARAMS, capacity), np.uint32)
     a["arg_len"] = np.full((MAX_PARAMS, capacity), -1, np.int32)
     a["arena"] = np.zeros(arena_bytes, np.uint8)
-    a["n"] = np.zeros(1, np.int64)
+    a["n"] = np.zeros(2, np.int64)
     return Batch(**a)
 
 
@@ -178,7 +180,7 @@ def allocate_procs(capacity: int, arena_bytes: int) -> Procs:
     for link in ("parent", "session", "pgroup", "container"):
         a[link][:] = -1
     a["arena"] = np.zeros(arena_bytes, np.uint8)
-    a["n"] = np.zeros(1, np.int64)
+    a["n"] = np.zeros(2, np.int64)
     return Procs(**a)
 
 
@@ -187,5 +189,5 @@ def allocate_containers(capacity: int, arena_bytes: int) -> Containers:
     a["privileged"][:] = -1
     a["arena"] = np.zeros(max(arena_bytes, 8), np.uint8)
     a["arena"][HOST_OFF:HOST_OFF + HOST_LEN] = np.frombuffer(b"host", np.uint8)
-    a["n"] = np.zeros(1, np.int64)
+    a["n"] = np.zeros(2, np.int64)
     return Containers(**a)

@@ -249,6 +249,7 @@ class Builder:
         """The table with its arena replaced by the filled one and its row count set."""
         data = np.frombuffer(bytes(arena.data) + b"\0" * 8, np.uint8).copy()
         table.n[0] = n
+        table.n[1] = len(arena.data)
         return table._replace(arena=data)
 
 

@@ -1,0 +1,1 @@
+"""Event sources (scap files, later live eBPF) and the state engine they feed."""
