@@ -3,10 +3,11 @@
     sensor rules validate -r FILE [-r FILE ...] [--json]   check rules files (exit 0 valid, 1 not)
     sensor rules list -r FILE [-r FILE ...] [--json]       the rules they define
     sensor fields [--json]                                 the fields conditions and outputs may use
-    sensor run | sensor replay                             not in this build yet (exit 2)
+    sensor replay TRACE.scap [-r RULES]... [options]       alerts of the rules on a trace
+    sensor run                                             live capture: not in this build yet (exit 2)
 
 Falco's short forms work too: `sensor -V FILE` validates, `sensor -r FILE -L`
-lists rules, `sensor --list` lists fields.
+lists rules, `sensor --list` lists fields, `sensor -e TRACE -r FILE` replays.
 """
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ import sys
 from typing import Optional
 
 NOT_YET_LIVE = ("sensor: live capture is not available in this build yet; "
-                "use 'sensor rules validate' or 'sensor rules list'")
-NOT_YET_REPLAY = ("sensor: trace replay is not available in this build yet; "
-                  "use 'sensor rules validate' or 'sensor rules list'")
+                "use 'sensor replay TRACE.scap -r RULES' or 'sensor rules validate'")
 
 
 def _load(files: list[str]):
@@ -99,8 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sensor",
         description="Runtime-security sensor speaking Falco's rules language. This build "
-                    "checks and lists rules files and lists fields; live capture "
-                    "('sensor run') and trace replay ('sensor replay') are not available yet.")
+                    "checks and lists rules files, lists fields, and replays .scap traces "
+                    "through the rules ('sensor replay'); live capture ('sensor run') is "
+                    "not available yet.")
     p.add_argument("-V", dest="validate_files", action="append", metavar="FILE",
                    help="validate a rules file (Falco's -V; repeatable)")
     p.add_argument("-r", dest="rules_files", action="append", metavar="FILE",
@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", dest="list_fields", action="store_true",
                    help="list the fields (Falco's --list)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-e", dest="trace", metavar="TRACE",
+                   help="replay a .scap trace with the -r rules (Falco's -e)")
+    _replay_options(p, rules=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     rules = sub.add_parser("rules", help="check or list rules files")
@@ -126,8 +129,44 @@ def _parser() -> argparse.ArgumentParser:
     fields.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("run", help="live capture (not available in this build yet)")
-    sub.add_parser("replay", help="replay a trace file (not available in this build yet)")
+
+    text = ("replay a .scap trace (sysdig/Falco format, gzip or not) through the rules and "
+            "print the alerts; exit 0, or 1 if the trace is corrupt (after the alerts of "
+            "the events before the fault)")
+    rp = sub.add_parser("replay", help="replay a .scap trace through the rules",
+                        description=text)
+    rp.add_argument("trace_path", nargs="?", metavar="TRACE", help="the .scap file")
+    rp.add_argument("filter", nargs="?", metavar="FILTER",
+                    help="with --write: write only the events this condition matches")
+    rp.add_argument("-e", dest="trace", metavar="TRACE", help="the .scap file (Falco's -e)")
+    _replay_options(rp, rules=True)
+    rp.add_argument("--json", action="store_true",
+                    help="one JSON object per alert (same as -o json_output=true)")
+    rp.add_argument("--workers", type=int, default=1, metavar="N",
+                    help="worker processes (this build evaluates in one process; the "
+                         "multiprocess pipeline comes later)")
+    rp.add_argument("--write", metavar="OUT.scap",
+                    help="also write the events (those FILTER matches) to a new capture")
+    rp.add_argument("--no-progress", action="store_true",
+                    help="no progress bar, even on a terminal")
     return p
+
+
+def _replay_options(p, rules: bool) -> None:
+    if rules:
+        p.add_argument("-r", dest="rules_files", action="append", metavar="RULES",
+                       help="rules file or directory, loaded in order (repeatable); "
+                            "default: rules_file of the configuration")
+    p.add_argument("-c", dest="config", metavar="CONFIG", help="configuration file (YAML)")
+    p.add_argument("-o", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a configuration key, e.g. -o rule_matching=all, "
+                        "-o priority=warning (repeatable)")
+    p.add_argument("-D", dest="disable", action="append", default=[], metavar="SUBSTRING",
+                   help="disable the rules whose names contain SUBSTRING (repeatable)")
+    p.add_argument("-t", dest="tags", action="append", default=[], metavar="TAG",
+                   help="evaluate only the rules with this tag (repeatable)")
+    p.add_argument("-T", dest="notags", action="append", default=[], metavar="TAG",
+                   help="disable the rules with this tag (repeatable)")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -153,8 +192,97 @@ def _dispatch(args) -> int:
             print("sensor: -L needs at least one -r FILE", file=sys.stderr)
             return 2
         return cmd_list(args.rules_files, args.json)
-    print(NOT_YET_REPLAY if args.command == "replay" else NOT_YET_LIVE, file=sys.stderr)
+    if args.command == "replay" or (args.command is None and args.trace):
+        return cmd_replay(args)
+    print(NOT_YET_LIVE, file=sys.stderr)
     return 2
+
+
+def cmd_replay(args) -> int:
+    from .compile.errors import RulesError
+    from .config import Config, ConfigError
+    from .engine import Engine
+    from .outputs.formats import Formatter
+    from .replay import Progress, SelectionError, filter_engine, replay, select_rules
+
+    trace = getattr(args, "trace", None) or getattr(args, "trace_path", None)
+    if not trace:
+        print("sensor replay: which trace? give TRACE.scap (or -e TRACE)", file=sys.stderr)
+        return 2
+    try:
+        cfg = Config.load(args.config, tuple(args.options))
+        if getattr(args, "json", False):
+            cfg.set_option("json_output=true")
+    except ConfigError as e:
+        print(f"sensor: {e}", file=sys.stderr)
+        return 2
+    files = args.rules_files or _as_list(cfg.get("rules_file"))
+    if not files:
+        print("sensor replay: no rules: give -r RULES (or rules_file in the configuration)",
+              file=sys.stderr)
+        return 2
+    try:
+        engine = Engine(rule_matching=str(cfg.get("rule_matching")))
+        for f in files:
+            engine.load_rules_file(f)
+        select_rules(engine, args.disable, args.tags, args.notags, cfg.get("priority"))
+        write_filter = None
+        if getattr(args, "filter", None):
+            if not getattr(args, "write", None):
+                print("sensor replay: a FILTER needs --write OUT.scap", file=sys.stderr)
+                return 2
+            write_filter = filter_engine(args.filter)
+    except RulesError as e:
+        for msg in e.errors + e.warnings:
+            print(str(msg), file=sys.stderr)
+        return 1
+    except (SelectionError, ValueError, OSError) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    for msg in engine.warnings:
+        print(str(msg), file=sys.stderr)
+    if getattr(args, "workers", 1) > 1:
+        print(f"sensor: --workers {args.workers}: this build replays in one process",
+              file=sys.stderr)
+    fmt = Formatter(cfg)
+    out = sys.stdout
+    show = bool(cfg.get("stdout_output.enabled", True))
+
+    def emit(alert):
+        if show:
+            out.write(fmt.line(alert) + "\n")
+
+    progress = None if getattr(args, "no_progress", False) else Progress()
+    from .capture.scap_reader import ScapError
+    try:
+        result = replay(trace, engine, emit, write_path=getattr(args, "write", None),
+                        write_filter=write_filter, progress=progress)
+    except (ScapError, OSError) as e:
+        print(f"sensor: {e}", file=sys.stderr)
+        return 1
+    out.flush()
+    _print_summary(result)
+    if result.error is not None:
+        print(f"sensor: {result.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_summary(result) -> None:
+    rate = result.events / result.seconds if result.seconds > 0 else 0.0
+    lines = [f"Events read: {result.events}, alerts: {result.alerts} "
+             f"({result.seconds:.2f} s, {rate:,.0f} events/s)"]
+    if result.written:
+        lines.append(f"Events written: {result.written}")
+    for rule, n in sorted(result.by_rule.items()):
+        lines.append(f"   {rule}: {n}")
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _as_list(v) -> list:
+    if not v:
+        return []
+    return [v] if isinstance(v, str) else list(v)
 
 
 if __name__ == "__main__":

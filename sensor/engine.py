@@ -74,6 +74,7 @@ class Engine:
         self._generated = None
         self._counts: Counter = Counter()
         self._events = 0
+        self._min_priority = None
 
     # ------------------------------------------------------------ loading
     @property
@@ -158,6 +159,12 @@ class Engine:
             n += 1
         return n
 
+    def set_min_priority(self, priority) -> None:
+        """Evaluate only rules at least as severe as `priority` (Falco's `priority`
+        setting; a compile.rule.Priority, or None for all)."""
+        self._min_priority = priority
+        self._changed()
+
     def describe_rule(self, name: Optional[str] = None):
         """A dict for the rule named `name`, or a list of dicts for all rules."""
         if name is None:
@@ -182,8 +189,9 @@ class Engine:
         self._generated = None
 
     def _active(self):
+        floor = self._min_priority
         return [(r, self._bound[r.id]) for r in self._rules
-                if r.enabled and r.id in self._bound]
+                if r.enabled and r.id in self._bound and (floor is None or r.priority <= floor)]
 
     def generate(self) -> codegen.Generated:
         if self._generated is None:

@@ -1,0 +1,102 @@
+"""The configuration: defaults, a YAML file (`-c`), then `-o key=value` overrides.
+
+Keys are Falco's (falco.yaml) where Falco has them; nested keys are written
+with dots on the command line (`-o stdout_output.enabled=false`).  A value on
+the command line is read as YAML, so `true`, `42` and `[a, b]` mean what they
+say.  Unknown keys are kept (a later stage may read them) but a key whose
+value has the wrong type for a known default is an error that names the key.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Optional
+
+import yaml
+
+DEFAULTS: dict = {
+    "rules_file": [],
+    "rule_matching": "first",
+    "priority": "debug",
+    "json_output": False,
+    "json_include_output_property": True,
+    "json_include_tags_property": True,
+    "json_include_output_fields_property": True,
+    "time_format_iso_8601": False,
+    "stdout_output": {"enabled": True},
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class Config:
+    def __init__(self, values: Optional[dict] = None):
+        self.values = copy.deepcopy(DEFAULTS)
+        if values:
+            _merge(self.values, values, "")
+
+    @classmethod
+    def load(cls, path: Optional[str] = None, overrides: tuple = ()) -> "Config":
+        cfg = cls()
+        if path:
+            try:
+                with open(path) as f:
+                    doc = yaml.safe_load(f)
+            except OSError as e:
+                raise ConfigError(f"cannot read configuration {path}: {e.strerror}") from None
+            except yaml.YAMLError as e:
+                raise ConfigError(f"{path}: not valid YAML: {e}") from None
+            if doc is not None and not isinstance(doc, dict):
+                raise ConfigError(f"{path}: the configuration must be a mapping")
+            _merge(cfg.values, doc or {}, "")
+        for item in overrides:
+            cfg.set_option(item)
+        return cfg
+
+    def set_option(self, item: str) -> None:
+        """Apply one `-o key=value`."""
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"-o {item!r}: expected key=value")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        node = {}
+        cur = node
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            cur = cur.setdefault(p, {})
+        cur[parts[-1]] = value
+        _merge(self.values, node, "")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        cur: Any = self.values
+        for p in key.split("."):
+            if not isinstance(cur, dict) or p not in cur:
+                return default
+            cur = cur[p]
+        return cur
+
+
+def _merge(dst: dict, src: dict, prefix: str) -> None:
+    for k, v in src.items():
+        name = f"{prefix}{k}"
+        old = dst.get(k)
+        if isinstance(old, dict) and isinstance(v, dict):
+            _merge(old, v, name + ".")
+            continue
+        if old is not None and v is not None:
+            _check_type(name, old, v)
+        dst[k] = v
+
+
+def _check_type(name: str, old: Any, new: Any) -> None:
+    if isinstance(old, bool):
+        if not isinstance(new, bool):
+            raise ConfigError(f"{name}: expected true or false, not {new!r}")
+    elif isinstance(old, dict) and not isinstance(new, dict):
+        raise ConfigError(f"{name}: expected a mapping, not {new!r}")
+    elif isinstance(old, str) and not isinstance(new, str):
+        raise ConfigError(f"{name}: expected a string, not {new!r}")

@@ -1,0 +1,59 @@
+"""Alerts as Falco prints them: the text line and the JSON object.
+
+Text:  `<time>: <Priority> <output>`; the time is local `HH:MM:SS.nnnnnnnnn`,
+or with time_format_iso_8601 `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000` (UTC).
+JSON:  one object per line: time (ISO 8601 UTC, nanoseconds, `Z`), rule,
+priority, source, hostname, output, output_fields, tags; `output`, `tags`
+and `output_fields` can be left out by configuration as in Falco.
+"""
+from __future__ import annotations
+
+import socket
+import time
+
+import orjson
+
+from .alert import Alert
+
+
+def _split(ts: int) -> tuple[int, int]:
+    return ts // 1_000_000_000, ts % 1_000_000_000
+
+
+def time_text(ts: int, iso_8601: bool) -> str:
+    sec, ns = _split(ts)
+    if iso_8601:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{ns:09d}+0000"
+    return time.strftime("%H:%M:%S", time.localtime(sec)) + f".{ns:09d}"
+
+
+def time_json(ts: int) -> str:
+    sec, ns = _split(ts)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{ns:09d}Z"
+
+
+class Formatter:
+    def __init__(self, config):
+        self.json = bool(config.get("json_output"))
+        self.iso = bool(config.get("time_format_iso_8601"))
+        self.with_output = bool(config.get("json_include_output_property", True))
+        self.with_tags = bool(config.get("json_include_tags_property", True))
+        self.with_fields = bool(config.get("json_include_output_fields_property", True))
+        self.hostname = socket.gethostname()
+
+    def text(self, a: Alert) -> str:
+        return f"{time_text(a.ts, self.iso)}: {a.priority.label()} {a.output}"
+
+    def json_bytes(self, a: Alert) -> bytes:
+        doc = {"hostname": self.hostname, "priority": a.priority.label(), "rule": a.rule,
+               "source": a.source, "time": time_json(a.ts)}
+        if self.with_output:
+            doc["output"] = f"{time_text(a.ts, self.iso)}: {a.priority.label()} {a.output}"
+        if self.with_fields:
+            doc["output_fields"] = a.output_fields
+        if self.with_tags:
+            doc["tags"] = sorted(a.tags)
+        return orjson.dumps(doc)
+
+    def line(self, a: Alert) -> str:
+        return self.json_bytes(a).decode() if self.json else self.text(a)
