@@ -29,6 +29,7 @@ import numpy as np
 from . import evttypes as ET
 from .batch import COMM_LEN, allocate_batch, allocate_containers, allocate_procs
 from .flags import table as flag_table
+from ..capture import params as _params
 
 Text = Union[str, bytes, None]
 ROLES = {None: 0, 0: 0, "client": 1, 1: 1, "server": 2, 2: 2}
@@ -229,6 +230,8 @@ class Builder:
             p = layout[k]
             mask |= 1 << k
             if p.storage == "bytes":
+                if isinstance(value, str) and p.ptype in _params.BINARY_TYPES:
+                    value = _params.encode(p.ptype, value)      # "1.2.3.4:80->..." -> binary
                 B.arg_off[k, i], B.arg_len[k, i] = arena.put(value)
                 continue
             if isinstance(value, tuple):           # (number, resolved text)

@@ -31,6 +31,8 @@ instead; both agree by construction (tests check it).
 Deliberate differences from Falco: an fd or pid parameter prints as its number
 (Falco prints "<f>/path" or the process name when it knows them), and byte
 buffers are compared as raw bytes (Falco replaces non-printable bytes by '.').
+Their text is Falco's: bytebuf with '.' for non-printable bytes, and
+sockaddr/socktuple/fdlist (stored binary) rendered by sensor/capture/params.py.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from numba.extending import register_jitable
 from . import evttypes as ET
 from .flags import table as flag_table
 from .flagtest import Raw, Render
+from ..capture import params as _params
 
 PARAM_INDEX, NPARAMS, PARAM_STORAGE = ET.PARAM_INDEX, ET.NPARAMS, ET.PARAM_STORAGE
 STORE_NUM, STORE_BYTES = ET.STORE_NUM, ET.STORE_BYTES
@@ -184,6 +187,9 @@ def evt_arg_plan(arg_text: str, type_ids: Optional[Iterable[int]] = None,
 
 # --- the text, for outputs and the reference evaluator -------------------------------------
 
+_DOTTED_TYPES = frozenset({"bytebuf", "charbufarray"})
+
+
 def row_param(B, i: int, arg: int):
     """(Param, k) of the row's parameter for `arg`, or (None, -1)."""
     slot, k = param_k(B.type[i], B.dir[i], B.arg_mask[i], np.int64(arg))
@@ -196,7 +202,12 @@ def row_param(B, i: int, arg: int):
 def param_text(B, i: int, p: ET.Param, k: int) -> Optional[str]:
     if p.storage == "bytes":
         off, ln = int(B.arg_off[k, i]), int(B.arg_len[k, i])
-        return bytes(B.arena[off:off + max(ln, 0)]).decode("utf-8", "replace")
+        raw = bytes(B.arena[off:off + max(ln, 0)])
+        if p.ptype in _params.BINARY_TYPES:  # stored as the driver wrote them
+            return _params.render(p.ptype, raw)
+        if p.ptype in _DOTTED_TYPES:        # Falco: non-printable bytes as '.'
+            return _params.printable(raw)
+        return raw.decode("utf-8", "replace")
     if p.ptype in _NAME_TYPES:          # the name the state engine resolved
         off, ln = int(B.arg_off[k, i]), int(B.arg_len[k, i])
         return bytes(B.arena[off:off + ln]).decode("utf-8", "replace") if ln >= 0 else None
