@@ -1,0 +1,115 @@
+"""The Containers table: a row per container id seen in a process's cgroups,
+completed by the container metadata events of a capture.
+
+Falco (sysdig 0.29 generation) learns a container's name, image and mounts
+from a "container" event whose parameter is JSON:
+
+    {"container": {"id": "9dbcbd0c435f", "name": "epic_cray", "image": "nginx:latest",
+                   "imagerepo": "nginx", "imagetag": "latest", "privileged": true,
+                   "created_time": 1620000000, "Mounts": [{"Source": "/x",
+                   "Destination": "/y", ...}], ...}}
+
+Until then only container.id is known (the other fields print <NA>).
+Rows are never removed: the table is small and rows are cheap.
+"""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import numpy as np
+
+from sensor.events.batch import allocate_containers
+
+
+class ContainerTable:
+    def __init__(self, capacity: int = 64, arena_bytes: int = 1 << 14):
+        self.C = allocate_containers(capacity, arena_bytes)
+        self.C.n[1] = 8                        # "host" occupies the first 8 bytes
+        self.rows: dict[bytes, int] = {}
+
+    def _put(self, value: Optional[bytes]) -> tuple[int, int]:
+        if value is None:
+            return 0, -1
+        at = int(self.C.n[1])
+        end = at + len(value)
+        padded = end + (-end % 8)
+        if padded > self.C.arena.size:
+            bigger = np.zeros(max(2 * self.C.arena.size, padded), np.uint8)
+            bigger[:at] = self.C.arena[:at]
+            self.C = self.C._replace(arena=bigger)
+        self.C.arena[at:end] = np.frombuffer(value, np.uint8)
+        self.C.arena[end:padded] = 0
+        self.C.n[1] = padded
+        return at, len(value)
+
+    def _set(self, row: int, name: str, value: Optional[bytes]) -> None:
+        off, ln = self._put(value)
+        getattr(self.C, name + "_off")[row] = off
+        getattr(self.C, name + "_len")[row] = ln
+
+    def row_for(self, cid: Optional[bytes]) -> int:
+        """The row of container cid (created with only its id), -1 for the host."""
+        if not cid:
+            return -1
+        row = self.rows.get(cid)
+        if row is not None:
+            return row
+        row = int(self.C.n[0])
+        if row >= self.C.privileged.size:
+            self._grow()
+        self.C.n[0] = row + 1
+        self.rows[cid] = row
+        self._set(row, "id", cid)
+        for name in ("name", "image", "image_repository", "image_tag", "mounts",
+                     "mount_sources"):
+            getattr(self.C, name + "_len")[row] = -1
+        self.C.privileged[row] = -1
+        self.C.start_ts[row] = 0
+        return row
+
+    def _grow(self) -> None:
+        old = self.C
+        new = allocate_containers(2 * old.privileged.size, 8)
+        cols = new._asdict()
+        for name, arr in old._asdict().items():
+            if name not in ("arena", "n"):
+                cols[name][:arr.size] = arr
+        self.C = new._replace(arena=old.arena, n=old.n)
+
+    def apply_json(self, raw: bytes) -> Optional[int]:
+        """Take a container event's JSON; returns the row it described, or None."""
+        try:
+            info = json.loads(raw.decode("utf-8", "replace")).get("container", {})
+        except (ValueError, AttributeError):
+            return None
+        cid = str(info.get("id", "")).encode()[:12]
+        if not cid:
+            return None
+        row = self.row_for(cid)
+
+        def text(key):
+            v = info.get(key)
+            return None if v is None else str(v).encode()
+
+        self._set(row, "name", text("name"))
+        image = text("image")
+        self._set(row, "image", image)
+        repo, tag = text("imagerepo"), text("imagetag")
+        if image and repo is None:
+            r, sep, t = image.rpartition(b":")
+            repo, tag = (r, t) if sep and b"/" not in t else (image, None)
+        self._set(row, "image_repository", repo)
+        self._set(row, "image_tag", tag)
+        priv = info.get("privileged")
+        self.C.privileged[row] = -1 if priv is None else int(bool(priv))
+        created = info.get("created_time")
+        if isinstance(created, (int, float)) and created > 0:
+            self.C.start_ts[row] = int(created) * 1_000_000_000
+        mounts = info.get("Mounts") or []
+        if mounts:
+            self._set(row, "mounts", b"\0".join(
+                str(m.get("Destination", "")).encode() for m in mounts))
+            self._set(row, "mount_sources", b"\0".join(
+                str(m.get("Source", "")).encode() for m in mounts))
+        return row
