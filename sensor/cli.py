@@ -239,11 +239,16 @@ def cmd_replay(args) -> int:
     except (SelectionError, ValueError, OSError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
+    from .outputs.formats import log_prefix
+    iso = bool(cfg.get("time_format_iso_8601"))
+
+    def log(text: str) -> None:
+        print(f"{log_prefix(iso)}: {text}", file=sys.stderr)
+
     for msg in engine.warnings:
-        print(str(msg), file=sys.stderr)
+        log(str(msg))
     if getattr(args, "workers", 1) > 1:
-        print(f"sensor: --workers {args.workers}: this build replays in one process",
-              file=sys.stderr)
+        log(f"--workers {args.workers}: this build replays in one process")
     fmt = Formatter(cfg)
     out = sys.stdout
     show = bool(cfg.get("stdout_output.enabled", True))
@@ -261,14 +266,14 @@ def cmd_replay(args) -> int:
         print(f"sensor: {e}", file=sys.stderr)
         return 1
     out.flush()
-    _print_summary(result)
+    log(_summary(result))
     if result.error is not None:
         print(f"sensor: {result.error}", file=sys.stderr)
         return 1
     return 0
 
 
-def _print_summary(result) -> None:
+def _summary(result) -> str:
     rate = result.events / result.seconds if result.seconds > 0 else 0.0
     lines = [f"Events read: {result.events}, alerts: {result.alerts} "
              f"({result.seconds:.2f} s, {rate:,.0f} events/s)"]
@@ -276,7 +281,7 @@ def _print_summary(result) -> None:
         lines.append(f"Events written: {result.written}")
     for rule, n in sorted(result.by_rule.items()):
         lines.append(f"   {rule}: {n}")
-    print("\n".join(lines), file=sys.stderr)
+    return "\n".join(lines)
 
 
 def _as_list(v) -> list:

@@ -240,6 +240,7 @@ def _alerts(stdout: str) -> list[tuple[str, Optional[str]]]:
 
 
 def _check_detections(spec: dict, stdout: str, stderr: str) -> list[str]:
+    from sensor.compile.rule import Priority
     alerts = _alerts(stdout)
     by_rule = {m.group(1): int(m.group(2)) for m in _SUMMARY_RULE.finditer(stderr)}
     problems = []
@@ -250,7 +251,8 @@ def _check_detections(spec: dict, stdout: str, stderr: str) -> list[str]:
         problems.append(f"detect: expected no alert, got {len(alerts)}")
     if detect:
         for level in _as_list(spec.get("detect_level")):
-            if not any(p.lower() == str(level).lower() for p, _ in alerts):
+            want = Priority.parse(str(level))
+            if not any(Priority.parse(p) == want for p, _ in alerts):
                 problems.append(f"detect_level: no alert at {level} "
                                 f"(got {sorted({p for p, _ in alerts})})")
     for entry in _as_list(spec.get("detect_counts")):

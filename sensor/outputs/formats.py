@@ -27,6 +27,14 @@ def time_text(ts: int, iso_8601: bool) -> str:
     return time.strftime("%H:%M:%S", time.localtime(sec)) + f".{ns:09d}"
 
 
+def log_prefix(iso_8601: bool, now: float = None) -> str:
+    """The time Falco puts before its own log messages (not alerts)."""
+    now = time.time() if now is None else now
+    if iso_8601:
+        return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(now))
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now))
+
+
 def time_json(ts: int) -> str:
     sec, ns = _split(ts)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{ns:09d}Z"
@@ -45,14 +53,16 @@ class Formatter:
         return f"{time_text(a.ts, self.iso)}: {a.priority.label()} {a.output}"
 
     def json_bytes(self, a: Alert) -> bytes:
-        doc = {"hostname": self.hostname, "priority": a.priority.label(), "rule": a.rule,
-               "source": a.source, "time": time_json(a.ts)}
+        # Falco's key order: hostname, output, priority, rule, source, tags, time, output_fields.
+        doc = {"hostname": self.hostname}
         if self.with_output:
             doc["output"] = f"{time_text(a.ts, self.iso)}: {a.priority.label()} {a.output}"
-        if self.with_fields:
-            doc["output_fields"] = a.output_fields
+        doc.update(priority=a.priority.label(), rule=a.rule, source=a.source)
         if self.with_tags:
             doc["tags"] = sorted(a.tags)
+        doc["time"] = time_json(a.ts)
+        if self.with_fields:
+            doc["output_fields"] = a.output_fields
         return orjson.dumps(doc)
 
     def line(self, a: Alert) -> str:
