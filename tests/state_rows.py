@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensor.capture import params as PR
+from sensor.events import params as PR
 from sensor.capture.model import FdInfo, GroupInfo, ProcInfo, Snapshot, UserInfo
 from sensor.events import evttypes as ET
 from sensor.events.batch import allocate_batch

@@ -312,7 +312,7 @@ def test_evt_arg_text_and_plans(sample):
 
 def param_bytes_text(p, raw: bytes) -> str:
     """A byte parameter as Falco prints it: binary addresses rendered, buffers dotted."""
-    from sensor.capture import params
+    from sensor.events import params
     if p.ptype in params.BINARY_TYPES:
         return params.render(p.ptype, raw)
     if p.ptype in ("bytebuf", "charbufarray"):

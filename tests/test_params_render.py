@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from sensor.capture import params as PR
+from sensor.events import params as PR
 from sensor.events import evttypes as ET
 from sensor.events.builder import Builder
 from sensor.events.evtargs import evt_arg_text, evt_args_text

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sensor.capture import params as PR
+from sensor.events import params as PR
 from sensor.capture import scap_reader as SR
 from sensor.capture.scap_reader import ScapError, open_scap
 from sensor.events import evttypes as ET

@@ -1,5 +1,5 @@
 """Socket addresses for the state engine, compilable by numba: reading the
-driver's sockaddr/socktuple parameters (layouts in sensor/capture/params.py)
+driver's sockaddr/socktuple parameters (layouts in sensor/events/params.py)
 and writing the fd names Falco shows for sockets.
 
 Addresses are handled as 128-bit values split in two u64 words (hi, lo), IPv4

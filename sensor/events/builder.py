@@ -29,7 +29,7 @@ import numpy as np
 from . import evttypes as ET
 from .batch import COMM_LEN, allocate_batch, allocate_containers, allocate_procs
 from .flags import table as flag_table
-from ..capture import params as _params
+from . import params as _params
 
 Text = Union[str, bytes, None]
 ROLES = {None: 0, 0: 0, "client": 1, 1: 1, "server": 2, 2: 2}

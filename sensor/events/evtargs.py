@@ -32,7 +32,7 @@ Deliberate differences from Falco: an fd or pid parameter prints as its number
 (Falco prints "<f>/path" or the process name when it knows them), and byte
 buffers are compared as raw bytes (Falco replaces non-printable bytes by '.').
 Their text is Falco's: bytebuf with '.' for non-printable bytes, and
-sockaddr/socktuple/fdlist (stored binary) rendered by sensor/capture/params.py.
+sockaddr/socktuple/fdlist (stored binary) rendered by sensor/events/params.py.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ from numba.extending import register_jitable
 from . import evttypes as ET
 from .flags import table as flag_table
 from .flagtest import Raw, Render
-from ..capture import params as _params
+from . import params as _params
 
 PARAM_INDEX, NPARAMS, PARAM_STORAGE = ET.PARAM_INDEX, ET.NPARAMS, ET.PARAM_STORAGE
 STORE_NUM, STORE_BYTES = ET.STORE_NUM, ET.STORE_BYTES
