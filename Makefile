@@ -3,20 +3,26 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 APT_PKGS := clang llvm libbpf-dev bpftool make gcc
+# sysdig: the tests' judge of .scap files (without its recommended kernel-module package).
+APT_BARE := sysdig
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run test apt clean
+.PHONY: setup run test apt apt-install clean
 
 setup: apt $(STAMP)
 
 # apt packages: installed only when one is missing (idempotent, no network otherwise).
 apt:
-	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) -s apt-install PKGS="$(APT_PKGS)" APT_FLAGS=""
+	@$(MAKE) -s apt-install PKGS="$(APT_BARE)" APT_FLAGS="--no-install-recommends"
+
+apt-install:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install:$$missing" >&2; exit 2; fi; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_FLAGS) $$missing; \
 	fi
 
 $(STAMP): pyproject.toml
