@@ -17,6 +17,7 @@ been yielded.
 """
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 from typing import Iterator, Union
@@ -96,6 +97,13 @@ class _Stream:
             want -= len(piece)
         return b"".join(out)
 
+    def fraction(self) -> float:
+        """How much of the file (compressed bytes, for gzip) has been read."""
+        if self._f.closed:
+            return 1.0
+        size = os.fstat(self._f.fileno()).st_size
+        return self._f.tell() / size if size else 1.0
+
     def close(self):
         self._f.close()
 
@@ -161,6 +169,10 @@ class ScapReader:
             raise
 
     # -- errors and plumbing -------------------------------------------------------------
+
+    def progress(self) -> float:
+        """Fraction of the file read so far (0..1), for progress bars."""
+        return self._stream.fraction()
 
     def _error(self, message: str, pos: int = None) -> ScapError:
         return ScapError(self.path, self._win.base + (self._pos if pos is None else pos), message)
