@@ -593,3 +593,25 @@ def test_stats_counters():
                 "unknown_threads", "rows", "fd_lookups", "slow_rows"):
         assert key in st
     assert st["rows"] == 2 and st["fd_lookups"] == 1 and st["fd_lookup_misses"] == 0
+
+
+def test_process_slots_live_in_shared_memory():
+    """A process forked after the slots exist reads what the engine writes later
+    (DESIGN point 2: workers read the sequencer's slots, they do not copy them)."""
+    import os
+    from sensor.capture.state import StateEngine
+    eng = StateEngine()
+    P = eng.P
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                  # the "worker"
+        os.close(w)
+        os.read(r, 1)                             # wait until the parent wrote
+        os._exit(0 if int(P.pid[0]) == 4242 and int(P.n[0]) == 77 else 1)
+    os.close(r)
+    P.pid[0] = 4242
+    P.n[0] = 77
+    os.write(w, b"x")
+    _, status = os.waitpid(pid, 0)
+    os.close(w)
+    assert os.WEXITSTATUS(status) == 0

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sensor.events.batch import COMM_LEN, PROC_COLUMNS, allocate_procs
+from sensor.events.batch import COMM_LEN, PROC_COLUMNS, allocate_procs, zeros
 
 STR_COLS = [name for name, dtype, _ in PROC_COLUMNS if dtype == "str"]
 NUM_COLS = [name for name, dtype, _ in PROC_COLUMNS if dtype != "str" and name != "comm"]
@@ -66,7 +66,8 @@ class Image:
 
 class SlotTable:
     def __init__(self, capacity: int = 1 << 12, arena_bytes: int = 1 << 20):
-        self.P = allocate_procs(capacity, arena_bytes)
+        # Shared memory, so forked workers read the slots the sequencer writes.
+        self.P = allocate_procs(capacity, arena_bytes, shared=True)
         self.P.arena[:8] = 0
         self.P.n[1] = 8                 # offset 0 stays unused (a zeroed sentinel)
         self.free: list[int] = []
@@ -83,13 +84,14 @@ class SlotTable:
     def _grow_rows(self) -> None:
         old = self.P
         cap = 2 * old.pid.size
-        new = allocate_procs(cap, 8)
+        new = allocate_procs(cap, 8, shared=True)
         cols = new._asdict()
         for name, arr in old._asdict().items():
             if name in ("arena", "n", "comm_bytes"):
                 continue
             cols[name][:arr.shape[0]] = arr
-        self.P = new._replace(arena=old.arena, n=old.n)
+        new.n[:] = old.n
+        self.P = new._replace(arena=old.arena)
         self.live = np.concatenate([self.live, np.zeros(cap - self.live.size, np.bool_)])
 
     def _put(self, value: bytes | None) -> tuple[int, int]:
@@ -99,7 +101,7 @@ class SlotTable:
         end = at + len(value)
         padded = end + (-end % 8)
         if padded > self.P.arena.size:
-            bigger = np.zeros(max(2 * self.P.arena.size, padded), np.uint8)
+            bigger = zeros(max(2 * self.P.arena.size, padded), np.uint8, shared=True)
             bigger[:at] = self.P.arena[:at]
             self.P = self.P._replace(arena=bigger)
         self.P.arena[at:end] = np.frombuffer(value, np.uint8)
@@ -244,7 +246,7 @@ class SlotTable:
 
     def _compact(self, spans: set) -> None:
         old = self.P.arena
-        new = np.zeros(old.size, np.uint8)
+        new = zeros(old.size, np.uint8, shared=True)
         moved = {}
         pos = 8
         for off, ln in sorted(spans):

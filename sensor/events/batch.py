@@ -29,6 +29,7 @@ allocation, and the C header mirror (later, bpf/) derive from them.
 """
 from __future__ import annotations
 
+import mmap
 from collections import namedtuple
 
 import numpy as np
@@ -153,10 +154,23 @@ Containers = namedtuple("Containers", column_names(CONTAINER_COLUMNS) + ["arena"
 Batch.__module__ = Procs.__module__ = Containers.__module__ = __name__
 
 
-def _alloc(columns, capacity):
+def zeros(shape, dtype, shared: bool = False) -> np.ndarray:
+    """np.zeros, or the same in anonymous shared memory (MAP_SHARED): processes
+    forked afterwards see every write, and no named segment exists that could
+    outlive them (DESIGN.md point 2: process slots are shared, not copied)."""
+    if not shared:
+        return np.zeros(shape, dtype)
+    dt = np.dtype(dtype)
+    count = int(np.prod(shape))
+    buf = mmap.mmap(-1, max(count * dt.itemsize, 1),
+                    flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(buf, dt, count=count).reshape(shape)
+
+
+def _alloc(columns, capacity, shared=False):
     arrays = {}
     for name, dtype, extra in _expand(columns):
-        arrays[name] = np.zeros((capacity,) + extra, dtype=dtype)
+        arrays[name] = zeros((capacity,) + extra, dtype, shared)
         if name.endswith("_len") and dtype == np.int32:
             arrays[name][:] = -1
     return arrays
@@ -174,13 +188,14 @@ def allocate_batch(capacity: int, arena_bytes: int) -> Batch:
     return Batch(**a)
 
 
-def allocate_procs(capacity: int, arena_bytes: int) -> Procs:
-    a = _alloc(PROC_COLUMNS, capacity)
+def allocate_procs(capacity: int, arena_bytes: int, shared: bool = False) -> Procs:
+    """Process slots; `shared`: in anonymous shared memory (see zeros())."""
+    a = _alloc(PROC_COLUMNS, capacity, shared)
     a["comm_bytes"] = a["comm"].reshape(-1).view(np.uint8)
     for link in ("parent", "session", "pgroup", "container"):
         a[link][:] = -1
-    a["arena"] = np.zeros(arena_bytes, np.uint8)
-    a["n"] = np.zeros(2, np.int64)
+    a["arena"] = zeros(arena_bytes, np.uint8, shared)
+    a["n"] = zeros(2, np.int64, shared)
     return Procs(**a)
 
 
