@@ -223,15 +223,23 @@ def put_ip6(dst, pos, hi, lo):
 
 
 @register_jitable
-def put_endpoint(dst, pos, hi, lo, port, with_port):
-    if is_v4(hi, lo):
+def put_endpoint(dst, pos, v4, hi, lo, port, with_port):
+    """One end of a connection: the address (dotted when v4) and ':port'."""
+    if v4:
         pos = put_ip4(dst, pos, lo)
     else:
         pos = put_ip6(dst, pos, hi, lo)
     if with_port:
-        dst[pos] = 58
+        dst[pos] = 58                      # ':'
         pos = put_dec(dst, pos + 1, port)
     return pos
+
+
+@register_jitable
+def put_arrow(dst, pos):
+    dst[pos] = 45                          # '-'
+    dst[pos + 1] = 62                      # '>'
+    return pos + 2
 
 
 @register_jitable
@@ -244,45 +252,18 @@ def put_conn_name(dst, pos, l4, chi, clo, cport, shi, slo, sport):
     else:
         return put_bytes(dst, pos, _UNKNOWN)
     both_v4 = is_v4(chi, clo) and is_v4(shi, slo)
-    if both_v4:
-        pos = put_ip4(dst, pos, clo)
-    else:
-        pos = put_ip6(dst, pos, chi, clo)
-    if with_port:
-        dst[pos] = 58
-        pos = put_dec(dst, pos + 1, cport)
-    dst[pos] = 45
-    dst[pos + 1] = 62
-    pos += 2
-    if both_v4:
-        pos = put_ip4(dst, pos, slo)
-    else:
-        pos = put_ip6(dst, pos, shi, slo)
-    if with_port:
-        dst[pos] = 58
-        pos = put_dec(dst, pos + 1, sport)
-    return pos
+    pos = put_endpoint(dst, pos, both_v4, chi, clo, cport, with_port)
+    pos = put_arrow(dst, pos)
+    return put_endpoint(dst, pos, both_v4, shi, slo, sport, with_port)
 
 
 @register_jitable
 def put_tuple_text(dst, pos, fam, chi, clo, cport, shi, slo, sport):
     """The text of an IP socktuple parameter (accept's fd name)."""
     both_v4 = fam == AF_INET or (is_v4(chi, clo) and is_v4(shi, slo))
-    if both_v4:
-        pos = put_ip4(dst, pos, clo)
-    else:
-        pos = put_ip6(dst, pos, chi, clo)
-    dst[pos] = 58
-    pos = put_dec(dst, pos + 1, cport)
-    dst[pos] = 45
-    dst[pos + 1] = 62
-    pos += 2
-    if both_v4:
-        pos = put_ip4(dst, pos, slo)
-    else:
-        pos = put_ip6(dst, pos, shi, slo)
-    dst[pos] = 58
-    return put_dec(dst, pos + 1, sport)
+    pos = put_endpoint(dst, pos, both_v4, chi, clo, cport, True)
+    pos = put_arrow(dst, pos)
+    return put_endpoint(dst, pos, both_v4, shi, slo, sport, True)
 
 
 @register_jitable
