@@ -17,7 +17,7 @@ bigger arena if it needed one.  `P` (Procs) and `C` (Containers) are the
 current tables; they may be replaced by bigger ones, so read the attributes
 each time.
 
-How the work is split (measured: see tests/test_state_perf.py):
+How the work is split (measured: perf/bench_state.py):
   * state_kernel.run, compiled by numba, does every row: thread lookup, fd
     table changes (open, socket, connect, accept, close, dup, pipe ...) and
     writing the columns;

@@ -32,7 +32,7 @@ Speed: the loop unpacks the batch columns once and every helper takes arrays.
 Handing numba the Batch namedtuple itself costs about a microsecond per call,
 and so does `inline="always"` on helpers taking many arrays (reference
 counting on every call); plain calls of array-only helpers cost nothing
-(measured, see tests/test_state_perf.py).
+(measured, see perf/bench_state.py).
 
 numba's cache=True keys the compiled kernel on this file only: after editing
 a helper module (state_fdops, state_net, state_store ...), touch this file or
