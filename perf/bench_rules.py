@@ -1,10 +1,13 @@
 """Rules engine benchmark: compile time (cold and cached) and events/s on one core.
 
     .venv/bin/python perf/bench_rules.py [--rows 65536] [--rounds 20] [--rules FILE]
+                                         [--workers N]
 
-Loads Falco's stable rules (falco-rules-5.0.0), compiles the fused kernel in
-a child process with empty numba and sensor caches (cold), then again in a
-second child that finds both caches (cached), and in that child evaluates
+Loads Falco's stable rules (falco-rules-5.0.0), compiles the kernels in a
+child process with empty numba and sensor caches (cold; on every core unless
+--workers says how many processes, 1: the child alone, see
+sensor/compile/modcache.py), then again in a second child that finds both
+caches (cached), and in that child evaluates
 synthetic batches of realistic rows (exec, open, connect, ... with real
 process names and paths), in two event-type mixes (MIXES below).  Prints the figures and writes
 perf/results/bench_rules.json.
@@ -100,6 +103,7 @@ def child(args) -> dict:
     t0 = time.perf_counter()
     eng.evaluate(*small)
     out["compile_s"] = time.perf_counter() - t0
+    out["kernels"] = len(getattr(eng.compile(), "_KERNELS", ()))
     if args.evaluate:
         for mix in MIXES:
             B, P, C = build_batch(args.rows, mix=mix)
@@ -146,6 +150,8 @@ def main() -> None:
     ap.add_argument("--rules", default=str(DEFAULT_RULES))
     ap.add_argument("--rows", type=int, default=65536)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="processes compiling kernels cold (default: one per core)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--evaluate", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -156,12 +162,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, SENSOR_CACHE_DIR=os.path.join(tmp, "sensor"),
                    NUMBA_CACHE_DIR=os.path.join(tmp, "numba"), PYTHONPATH=str(ROOT))
+        if args.workers is not None:
+            env["SENSOR_COMPILE_WORKERS"] = str(args.workers)
         cold = run_child(args, env, evaluate=False)
         warm = run_child(args, env, evaluate=True)
     result = {
         "rules_file": str(args.rules), "rules": cold["rules"],
         "load_s": round(warm["load_s"], 3),
         "compile_cold_s": round(cold["compile_s"], 3),
+        "compile_workers": args.workers, "kernels": cold["kernels"],
         "compile_cached_s": round(warm["compile_s"], 3),
         "rows_per_batch": warm["rows"], "matches_per_batch": warm["matches_per_batch"],
         "events_per_s": round(warm["events_per_s"]),
@@ -173,7 +182,9 @@ def main() -> None:
     }
     print(f"rules: {result['rules']} from {args.rules}")
     print(f"load (parse, expand, bind, generate): {result['load_s']:.2f} s")
-    print(f"compile cold: {result['compile_cold_s']:.2f} s   cached: {result['compile_cached_s']:.2f} s")
+    workers = "one per core" if args.workers is None else args.workers
+    print(f"compile cold: {result['compile_cold_s']:.2f} s   cached: {result['compile_cached_s']:.2f} s"
+          f"   ({result['kernels']} kernels, workers: {workers})")
     print(f"evaluate: {result['events_per_s'] / 1e6:.1f} M events/s "
           f"(kernel alone {result['kernel_events_per_s'] / 1e6:.1f} M/s), "
           f"{result['rows_per_batch']} rows/batch, {result['matches_per_batch']} matches/batch "

@@ -139,11 +139,16 @@ def test_fields(capsys):
     assert code == 0 and "proc.name" in text
 
 
-@pytest.mark.parametrize("argv", [[], ["run"], ["replay"]])
-def test_capture_is_not_pretended(capsys, argv):
+@pytest.mark.parametrize("argv", [[], ["run"]])
+def test_live_capture_is_not_pretended(capsys, argv):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "not available in this build yet" in err
+
+
+def test_replay_without_a_trace_says_so(capsys):
+    code, out, err = run(capsys, "replay")
+    assert code == 2 and out == "" and "which trace?" in err
 
 
 def test_help_tells_the_truth(capsys):
@@ -152,6 +157,7 @@ def test_help_tells_the_truth(capsys):
     out = capsys.readouterr().out
     assert info.value.code == 0
     assert "not available yet" in out and "rules" in out and "fields" in out
+    assert "replays .scap traces" in out
 
 
 def test_usage_errors_exit_2(capsys):

@@ -144,12 +144,82 @@ def test_dispatch_all(dispatch):
 
 
 def test_line_map_names_rules(dispatch):
+    # each rule's lines in each kernel that tries it: its test and its match
     rules, gen, _ = dispatch["first"]
     lines = gen.source.splitlines()
+    seen = set()
     for first, last, rid in gen.line_rules:
         assert lines[first - 1].strip() == f"# rule {rid}"
-        assert lines[first].strip() in (f"if r == {rid}:", f"elif r == {rid}:")
         assert gen.rule_at(first + 1) == rid
+        body = [ln.strip() for ln in lines[first - 1:last]]
+        assert any(ln.startswith("hit = ") for ln in body) and "m += 1" in body
+        seen.add(rid)
+    assert seen == {r.id for r in rules}
+
+
+# ---------------------------------------------------------------- kernels of bounded size
+
+def _mixed_rules():
+    """Rules with and without event types, interleaved: on BATCH (rows of types 1,
+    2, 3) the first match of rows 0 and 2 is a rule without types that comes
+    before typed rules matching them too."""
+    bash = A.Compare(F("proc.name"), "=", lit("bash"))
+    return [standin.rule(0, bash),
+            standin.rule(1, A.Compare(F("fd.name"), "contains", lit("")), frozenset({1, 2})),
+            standin.rule(2, A.Compare(F("user.uid"), "<", lit("1000")), frozenset({1})),
+            standin.rule(3, A.Compare(F("fd.name"), "endswith", lit(".so.6")),
+                         frozenset({1, 2})),
+            standin.rule(4, A.Not(bash)),
+            standin.rule(5, A.Compare(F("evt.type"), ">=", lit("0")), frozenset({2, 3}))]
+
+
+@pytest.fixture(scope="module")
+def chunked(tmp_path_factory):
+    standin.use_test_cache(tmp_path_factory)
+    rules = _mixed_rules()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(codegen, "_CHUNK_SIZE", 1)          # every rule a kernel of its own
+        return {mode: (rules,) + compile_rules(rules, mode) for mode in ("first", "all")}
+
+
+@pytest.mark.parametrize("mode", ["first", "all"])
+def test_rules_split_into_kernels_agree(chunked, mode):
+    rules, gen, mod = chunked[mode]
+    # groups: type 1 [1, 2, 3], type 2 [1, 3, 5], type 3 [5]; then the untyped 0 and 4
+    assert len(mod._KERNELS) == 9 and mod._BUCKETS.count(-1) == 2
+    got = run_kernel(mod, gen, *BATCH)
+    assert got == reference.run(rules, *BATCH, mode, standin)
+    if mode == "first":
+        assert got == [(0, 0), (1, 1), (2, 4)]
+
+
+def test_one_kernel_per_group_by_default(chunked):
+    rules, _, _ = chunked["all"]
+    gen, mod = compile_rules(rules, "all")
+    assert len(mod._KERNELS) == 4                      # three groups, the untyped rules
+    assert run_kernel(mod, gen, *BATCH) == reference.run(rules, *BATCH, "all", standin)
+
+
+def test_kernels_get_only_the_columns_they_read(chunked):
+    from sensor.events.batch import Batch
+    _, _, mod = chunked["all"]
+    for view in mod._VIEWS:
+        assert set(view.types[0]._fields) < set(Batch._fields)
+    b, p, c = codegen._accessor_columns(standin.g_proc_name)
+    assert b == {"slot"} and None in p and c == set()  # P passed on: all its columns
+
+
+def test_kernels_compile_in_worker_processes(tmp_path_factory, monkeypatch):
+    standin.use_test_cache(tmp_path_factory)
+    monkeypatch.setenv("SENSOR_COMPILE_WORKERS", "2")
+    monkeypatch.setattr(modcache, "PARALLEL_MIN_SIZE", 0)
+    monkeypatch.setattr(codegen, "_CHUNK_SIZE", 1)
+    rules = _mixed_rules()[:4]                         # a module no other test compiles
+    gen, mod = compile_rules(rules, "first")
+    assert run_kernel(mod, gen, *BATCH) == reference.run(rules, *BATCH, "first", standin)
+    for k in mod._KERNELS:      # the workers compiled them; this process loaded them
+        assert sum(k.stats.cache_hits.values()) == 1, k
+        assert not sum(k.stats.cache_misses.values()), k
 
 
 def test_module_named_by_content_and_reused(dispatch):

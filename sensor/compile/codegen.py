@@ -4,25 +4,30 @@ Shape of the generated module (DESIGN.md point 5):
 
   F<n>  = registry field n's accessor        (n: its index in all_fields())
   C<n>  = np.array([...ints...])             every literal, set, glob program
-  kernel_<u>(B, P, C_, rows, lo, hi, out_row, out_rule, m) -> m
+  kernel_<u>(B, P, C_, rows, lo, hi, out_row, out_rule, m, best) -> m
                                              numba; the rows rows[lo:hi], all of
                                              one dispatch group (rules sharing an
-                                             event-type list): for each, loop over
-                                             the group's rules in rule order; `if
-                                             r == <id>:` picks the rule's condition,
-                                             one short-circuit expression
+                                             event-type list), or every row for
+                                             rules without event types; per row,
+                                             its rules in rule order, each a few
+                                             statements setting `hit`; B, P, C_
+                                             are views holding only the columns
+                                             the kernel reads (_V<u>)
   kernel(B, P, C_, out_row, out_rule) -> m   plain Python: buckets the rows by
-                                             kernel (K.group_rows, a counting sort)
+                                             group (K.group_rows, a counting sort)
                                              and runs each kernel that has rows;
                                              matches come out in row order
 
-One kernel per group keeps each numba function small, which LLVM optimises
-better and faster.  Measured on the stable rules (perf/bench_rules.py, this
-2-vCPU VM, noisy): the split alone took open rows from ~310 to ~210 ns and the
-cold compile from well over 100 s to ~55-65 s; with the test ordering below,
-the benchmark went from ~4-7 to ~30 M events/s.  Rules without event types belong
-to every group; rather than emit them once per group, all groups then share
-one fused kernel that looks the group up per row (see _units).
+Compile time is what shapes this (numba inlines every accessor and operator
+call into the kernel, and LLVM's time grows faster than the function): a
+group's rules are split into kernels of bounded size (_chunks), a rule's
+accessor values are kept in locals (_Emitter.rule_lines), kernels get column
+views (_columns), and modcache.compile_kernels compiles them on every core.
+Measured on falco-0.31.1 (65 rules, this 2-core VM): 447 s cold before, 95 s
+with the first three, 52 s with the last; the stable rules from 50-65 s to
+~17 s; evaluation as fast as before (perf/RESULTS.md).  Rules without event
+types get kernels of their own that run on every row; with rule_matching
+"first" a row's first match so far is kept in `best` across its kernels.
 
 Safety: nothing from a rules file becomes code.  Names in the source are
 built from integers (field indexes, constant numbers, rule ids); values are
@@ -34,9 +39,11 @@ selectivity (see _ordered): cheap, selective tests first, contains last.
 """
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +58,7 @@ _REL_CODE = {"=": K.EQ, "!=": K.NE, "<": K.LT, "<=": K.LE, ">": K.GT, ">=": K.GE
 _STR_FIELD_OPS = dict(_REL_CODE, contains=6, icontains=7, startswith=8, endswith=9)
 _SMALL_SET = 4          # up to this many strings: a chain of equalities beats hashing
 _MAX_DEPTH = 24         # deeper subexpressions become helper functions (parser limits)
+_MAX_BINDS = 16         # nested `if`s in a rule's code (see rule_lines)
 
 
 @dataclass
@@ -221,9 +229,13 @@ class _Emitter:
         self.consts: dict = {}          # (dtype, shape, bytes) -> name
         self.const_lines: list[str] = []
         self.fields: set[int] = set()
+        self.rule_fields: set[int] = set()      # fields the rule being emitted reads
         self.helpers: list[list[str]] = []
         self.nhelpers = 0
         self.memo: dict = {}            # test-ordering estimates (see _estimate)
+        self.bound: dict = {}           # accessor call -> local holding its value
+        self.reuse: set = set()         # accessor calls the current rule makes twice or more
+        self.uses = None                # Counter of accessor calls, while counting
 
     # -- constants: only integers computed here are written
     def const(self, arr: np.ndarray) -> str:
@@ -238,13 +250,21 @@ class _Emitter:
                 f"{name} = np.array([{ints}], dtype=np.{arr.dtype.name}).reshape(({shape},))")
         return self.consts[key]
 
-    def raw(self, bf: BField, arg: str = None, index: int = None) -> str:
-        """The accessor call; arg: an int (default the bound one) or a loop variable."""
+    def call(self, bf: BField, arg: str = None, index: int = None) -> str:
+        """The accessor call's text; arg: an int (default the bound one) or a loop variable."""
         index = bf.index if index is None else index
         self.fields.add(index)
+        self.rule_fields.add(index)
         key = self.const(np.frombuffer(bf.key, np.uint8).copy() if bf.key else np.zeros(0, np.uint8))
         arg = repr(int(bf.arg)) if arg is None else arg
         return f"F{int(index)}(B, P, C_, i, {arg}, {key})"
+
+    def raw(self, bf: BField, arg: str = None, index: int = None) -> str:
+        """The accessor's value: the local it is bound to, else the call."""
+        text = self.call(bf, arg, index)
+        if self.uses is not None:
+            self.uses[text] += 1
+        return self.bound.get(text, text)
 
     def value(self, bf: BField, raw: str = None) -> str:
         """The accessor call (or `raw`) with the field's transformers applied."""
@@ -277,7 +297,9 @@ class _Emitter:
     def helper(self, node) -> str:
         name = f"sub_{self.nhelpers}"
         self.nhelpers += 1
+        bound, self.bound = self.bound, {}        # the rule's locals are not in scope
         body = self.expr(node, 0)
+        self.bound = bound
         self.helpers.append(_function(name, body))
         return f"{name}(B, P, C_, i)"
 
@@ -348,8 +370,10 @@ class _Emitter:
         lo, hi = bf.any_range
         name = f"any_{self.nhelpers}"
         self.nhelpers += 1
+        bound, self.bound = self.bound, {}        # the rule's locals are not in scope
         test = self.compare(c, self.value(bf, "v")).replace("\n", " ")
-        head = ["@njit(inline=\"always\")",      # see _function
+        self.bound = bound
+        head = ["@K.inlined",      # see _function
                 f"def {name}(B, P, C_, i):"]
         loop = [f"for a in range({int(lo)}, {int(hi) + 1}):",
                 f"    v = {self.raw(bf, 'a')}",
@@ -377,7 +401,7 @@ class _Emitter:
         parts = []
         for plan in evt_arg_plan(bf.arg_text, self.types):
             slots = np.array(sorted(int(t) * 2 + int(d) for t, d in plan.slots), np.int64)
-            guard = f"K.row_slot_in(B, i, {self.const(slots)})"
+            guard = f"K.row_slot_in(B.type[i], B.dir[i], {self.const(slots)})"
             if plan.storage == "num":
                 texts = c.value if isinstance(c.value, tuple) else (c.value,)
                 texts = [t.decode("utf-8", "surrogateescape") for t in texts]
@@ -414,6 +438,98 @@ class _Emitter:
     def _lit_call(self, fn: str, v: str, lit: bytes) -> str:
         return f"K.{fn}({v}, {self.const(K.build_bytes(lit))}, {len(lit)})"
 
+    # -- a rule as a few statements: accessor values kept in locals
+    def rule_lines(self, cond, tag: str) -> list[str]:
+        """Statements setting `hit` to `cond`, for the kernel's row loop.
+
+        numba inlines an accessor at each of its call sites, and a rule reading
+        fd.name in twenty exception clauses made twenty copies: most of a big
+        rule's compile time.  So the rule's top-level chain (and/or, with the
+        `not (a or b ...)` of exceptions spread out) is cut where a test is sure
+        to read an accessor that later tests read too; the value goes into a
+        local there, where it would be computed anyway, and the rest of the chain
+        runs in a nested `if`:
+
+            hit = <tests before>
+            if hit:
+                v<tag>_0 = F89(B, P, C_, i, 0, C0)
+                hit = <tests reading v<tag>_0 ...>
+        """
+        self.bound, self.reuse = {}, self._reused(cond)
+        if isinstance(cond, bool):
+            return [f"hit = {cond!r}"]
+        is_or = isinstance(cond, BOr)
+        lines, indent = [], ""
+        for k, (binds, terms) in enumerate(self._segments(self._terms(cond, False, is_or), tag)):
+            if k:
+                lines.append(indent + ("if not hit:" if is_or else "if hit:"))
+                indent += "    "
+            lines += [f"{indent}{var} = {text}" for var, text in binds]
+            body = (" or " if is_or else " and ").join(terms).replace("\n", " ")
+            lines.append(f"{indent}hit = {body}")
+        self.bound = {}
+        return lines
+
+    def _terms(self, node, negated: bool, is_or: bool) -> list:
+        """The chain of `node` (and-chain, or or-chain if is_or) spread into its terms,
+        in evaluation order: [(node, negated)].  Nested chains of the same kind and
+        negated chains of the other kind (De Morgan) are spread too."""
+        if isinstance(node, BNot):
+            return self._terms(node.child, not negated, is_or)
+        and_like = isinstance(node, BAnd) != negated if isinstance(node, (BAnd, BOr)) else None
+        if and_like is not None and and_like != is_or:
+            return [t for c in _ordered(node, self.memo) for t in self._terms(c, negated, is_or)]
+        return [(node, negated)]
+
+    def _segments(self, terms, tag: str) -> list:
+        """Cut the terms where a term binds an accessor value: [(binds, [term text])],
+        binds [(local, accessor call)].  At most _MAX_BINDS cuts (nesting depth)."""
+        segments = [([], [])]
+        for node, negated in terms:
+            binds = []
+            if len(segments) <= _MAX_BINDS and not isinstance(node, bool):
+                for bf in _surely_read(node, self.memo):
+                    text = self.call(bf)
+                    if text in self.reuse and text not in self.bound:
+                        self.bound[text] = f"v{tag}_{len(self.bound)}"
+                        binds.append((self.bound[text], text))
+            if binds and segments[-1][1]:
+                segments.append(([], []))
+            segments[-1][0].extend(binds)
+            text = self.expr(node)
+            segments[-1][1].append(f"(not {text})" if negated else text)
+        return segments
+
+    def _reused(self, cond) -> set:
+        """Accessor calls the rule's code would make more than once (a dry run)."""
+        saved = (self.helpers, self.nhelpers, self.bound)
+        self.helpers, self.uses, self.bound = [], Counter(), {}
+        try:
+            if not isinstance(cond, bool):
+                self.expr(cond)
+            return {text for text, n in self.uses.items() if n > 1}
+        finally:
+            self.helpers, self.nhelpers, self.bound = saved
+            self.uses = None
+
+
+def _surely_read(node, memo) -> list:
+    """The fields whose plain accessor call is made whenever `node` is evaluated:
+    the leftmost path of the and/or tree.  Erring here costs time, not results:
+    accessors are pure and total."""
+    while isinstance(node, (BNot, BAnd, BOr)):
+        node = node.child if isinstance(node, BNot) else _ordered(node, memo)[0]
+    if not isinstance(node, BCmp):
+        return []
+    bf, op, lit = node.field, node.op, node.value
+    if bf.any_range is not None or (bf.params and op != "exists"):
+        return []                     # read in a helper, or behind a type guard
+    if op in ("in", "intersects") and not isinstance(lit, FlagText) and not lit:
+        return []                     # an empty set: the test is a constant
+    if isinstance(lit, FlagText) and lit.test.kind == "const":
+        return []
+    return [bf, lit] if isinstance(lit, BField) else [bf]
+
 
 _TEXT_TESTABLE = {"=", "!=", "contains", "icontains", "startswith", "endswith", "glob",
                   "iglob", "in", "intersects"}
@@ -438,38 +554,143 @@ _TRANSFORMERS = {"tolower": "t_tolower", "toupper": "t_toupper", "b64": "t_b64",
 def _function(name: str, body: str) -> list[str]:
     """A helper (deep subexpression): inlined by numba into the kernel, so the
     batch tuples (hundreds of array fields) are never passed as call arguments."""
-    lines = ["@njit(inline=\"always\")", f"def {name}(B, P, C_, i):"]
+    lines = ["@K.inlined", f"def {name}(B, P, C_, i):"]
     body_lines = body.split("\n")
     lines.append("    return " + body_lines[0])
     lines += ["        " + ln for ln in body_lines[1:]]
     return lines
 
 
+# -- planning: dispatch groups, and kernels of bounded size ------------------
+# numba's compile time grows faster than linearly with a function's size: the
+# open group of falco-0.31.1, 18 rules in one kernel, took 267 s, its rules one
+# by one 103 s.  So a group's rules are split into chunks of at most about
+# _CHUNK_SIZE accessor and operator calls (what numba and LLVM inline, see
+# _RuleCode.size), one kernel each.  Not smaller: each kernel passes over its
+# rows again, evaluating again the tests its rules share with the other
+# chunks' (fused, LLVM computes them once).  Measured on falco-0.31.1 (cold on
+# 2 cores; M events/s exec-heavy / quiet; before: 13.7 / 36.8):
+#   size   250: 23 kernels, 52 s, 12.3 / 32.7     600: 18 kernels, 61 s, 14.7 / 38.4
+#   size   450: 20 kernels, 57 s, 13.4 / 35.6     none: 17 kernels, 75 s, 14.1 / 37.1
+# The stable rules' largest group is 241: one kernel per group.
+
+_CHUNK_SIZE = 600
+_NO_MATCH = 2**62               # `best` of a row no rule matched yet
+
+
+@dataclass
+class _RuleCode:
+    position: int               # in rule order
+    rule_id: int
+    lines: list                 # statements setting `hit` (_Emitter.rule_lines)
+    fields: set                 # registry indexes of the accessors it calls
+    batch_columns: set          # B columns its code reads itself (B.type[i], ...)
+    nrt: bool                   # it calls a helper that allocates (see kernels.py)
+    size: int                   # accessor and operator calls, helpers included
+
+
+@dataclass
+class _KernelPlan:
+    bucket: int                 # the dispatch group whose rows it runs on; -1: every row
+    codes: list                 # its rules' _RuleCode, in rule order
+    reads_best: bool = False    # rule_matching "first": a kernel before it saw its rows
+    writes_best: bool = False   # ... or one after it will (or the entry keeps the first)
+
+
 def _groups(rules):
-    """Event-type dispatch: (type id -> group table, [rule list per group]).
-    Group 0 holds the rules without event types (tried on every row)."""
+    """Event-type dispatch over the rules that have event types: (type id -> group
+    table, [rule positions per group]).  Types no rule watches map to group
+    len(groups), which has no kernel.  Rules without event types are in no group:
+    they get kernels of their own that run on every row (see _plan)."""
     typed = sorted({t for r in rules if r.evttypes is not None for t in r.evttypes})
-    lists = [[r for r in rules if r.evttypes is None]]
-    index = {tuple(r.id for r in lists[0]): 0}
-    table = np.zeros(max(typed) + 1 if typed else 1, np.int32)
+    lists, index = [], {}
+    table = np.full(max(typed) + 1 if typed else 1, -1, np.int32)
     for t in typed:
-        lst = [r for r in rules if r.evttypes is None or t in r.evttypes]
-        key = tuple(r.id for r in lst)
+        key = tuple(p for p, r in enumerate(rules)
+                    if r.evttypes is not None and t in r.evttypes)
         if key not in index:
             index[key] = len(lists)
-            lists.append(lst)
+            lists.append(list(key))
         table[t] = index[key]
+    table[table < 0] = len(lists)
     return table, lists
 
 
-def _units(lists):
-    """Dispatch groups -> kernels ("units"): one kernel per group, except that
-    rules without event types belong to every group and would be emitted once
-    per group; then all groups share one fused kernel (each rule once)."""
-    typed = [g for g in range(1, len(lists)) if lists[g]]
-    if lists[0] and typed:
-        return [[0] + typed]
-    return [[g] for g in range(len(lists)) if lists[g]]
+def _rule_code(em, p, rule, cond, types) -> _RuleCode:
+    """Emit one rule for rows of event types `types` (None: any)."""
+    em.types = rule.evttypes if types is None else types
+    em.rule_fields = set()
+    outer, em.helpers = em.helpers, []
+    lines = em.rule_lines(cond, str(int(p)))
+    helpers, em.helpers = em.helpers, outer + em.helpers
+    text = "\n".join(lines + ["\n".join(h) for h in helpers])
+    size = len(re.findall(r"\bF\d+\(", text)) + text.count("K.")
+    return _RuleCode(int(p), int(rule.id), lines, em.rule_fields,
+                     set(re.findall(r"\bB\.(\w+)", text)),
+                     any(t in text for t in _ALLOCATING), size)
+
+
+def _chunks(codes, budget=None):
+    """Split rules, kept in order, into runs of at most `budget` size (a rule larger
+    than that alone), each about the same size."""
+    budget = budget or _CHUNK_SIZE
+    runs = _greedy_runs(codes, budget)
+    # the fewest runs greedy filling gives; now the smallest budget giving as few
+    while budget > 1 and len(_greedy_runs(codes, budget * 9 // 10)) == len(runs):
+        budget = budget * 9 // 10
+        runs = _greedy_runs(codes, budget)
+    return runs
+
+
+def _greedy_runs(codes, budget):
+    runs, acc = [[]], 0
+    for c in codes:
+        if runs[-1] and acc + c.size > budget:
+            runs.append([])
+            acc = 0
+        runs[-1].append(c)
+        acc += c.size
+    return runs if runs[-1] else []
+
+
+def _plan(em, rules, conds, table, lists, rule_matching, type_name):
+    """The kernels, in the order they run on a row: each group's chunks (rule
+    order), then the chunks of the rules without event types.  A group's
+    rules fold `evt.type` tests for the group's own types."""
+    kernels = []
+    for g, lst in enumerate(lists):
+        types = frozenset(int(t) for t in np.flatnonzero(table == g))
+        codes = [_rule_code(em, p, rules[p], fold_evttype(conds[p], types, type_name), types)
+                 for p in lst]
+        kernels += [_KernelPlan(g, chunk) for chunk in _chunks(codes)]
+    untyped = [_rule_code(em, p, r, conds[p], None)
+               for p, r in enumerate(rules) if r.evttypes is None]
+    if untyped:
+        kernels += [_KernelPlan(-1, chunk) for chunk in _chunks(untyped)]
+    if rule_matching == "first":
+        _plan_first_match(kernels)
+    return kernels
+
+
+def _dedupes(plans) -> bool:
+    """rule_matching "first": can a row get two matches, from a group's kernel and
+    from a kernel of rules without types (then the entry keeps the first)?"""
+    buckets = {p.bucket for p in plans}
+    return -1 in buckets and len(buckets) > 1
+
+
+def _plan_first_match(plans) -> None:
+    """rule_matching "first" across kernels: a row seen by several kernels (a
+    group's chunks, then the kernels of rules without types) keeps in best[row]
+    the position of its first match so far; a kernel reads it to skip rules
+    after it, and writes it for the kernels after."""
+    dedupe = _dedupes(plans)
+
+    def shares_rows(p, q):
+        return p.bucket == q.bucket or -1 in (p.bucket, q.bucket)
+    for k, plan in enumerate(plans):
+        plan.reads_best = any(shares_rows(plan, q) for q in plans[:k])
+        plan.writes_best = dedupe or any(shares_rows(plan, q) for q in plans[k + 1:])
 
 
 def generate(bound_rules, rule_matching: str = "first", registry=None,
@@ -478,11 +699,10 @@ def generate(bound_rules, rule_matching: str = "first", registry=None,
     registry: the field registry module the conditions were bound with;
     type_name: event type id -> name (default: sensor.events.evttypes).
 
-    Usually one numba kernel per dispatch group (rules sharing an event-type
-    list; see _units), and a plain Python `kernel` that buckets the rows by
-    kernel (counting sort, numba) and runs each kernel that has rows (see the
-    module docstring for the measurements).  A group kernel also folds
-    `evt.type` tests for its own types only."""
+    Kernels of bounded size per dispatch group (rules sharing an event-type
+    list), kernels for the rules without event types that run on every row
+    (see _plan), and a plain Python `kernel` that buckets the rows by group
+    (counting sort, numba) and runs each kernel that has rows."""
     if rule_matching not in ("first", "all"):
         raise ValueError(f"rule_matching must be 'first' or 'all', not {rule_matching!r}")
     if registry is None:
@@ -493,124 +713,201 @@ def generate(bound_rules, rule_matching: str = "first", registry=None,
         from ..events.evttypes import type_name
     em = _Emitter(registry)
     rules = [r for r, _ in bound_rules]
-    conds = {int(r.id): cond for r, cond in bound_rules}
     table, lists = _groups(rules)
-    units = _units(lists)
-    # kernel of each group; groups without rules go to bucket len(units): no kernel
-    unit_of = np.full(len(lists), len(units), np.int32)
-    for u, groups in enumerate(units):
-        unit_of[groups] = u
-    helpers = []
-    kernels = []                   # (unit, its groups, [(rule id, body)], nrt)
-    for u, groups in enumerate(units):
-        # the event types this kernel sees: fold evt.type tests to them
-        gtypes = None if 0 in groups else frozenset(
-            int(t) for t in np.flatnonzero(np.isin(table, groups)))
-        branches, used = [], set()
-        ids = {int(r.id) for g in groups for r in lists[g]}
-        for rule in (r for r in rules if int(r.id) in ids):
-            types = rule.evttypes if gtypes is None else gtypes
-            cond = fold_evttype(conds[int(rule.id)], types, type_name)
-            em.types = types
-            em.helpers = []
-            body = em.expr(cond)
-            helpers += em.helpers
-            branches.append((int(rule.id), body))
-            text = body + "\n".join("\n".join(h) for h in em.helpers)
-            used.update(t for t in _ALLOCATING if t in text)
-        kernels.append((u, groups, branches, bool(used)))
+    kernels = _plan(em, rules, [c for _, c in bound_rules], table, lists, rule_matching,
+                    type_name)
+    kernel_texts = [_kernel_text(u, plan, rule_matching) for u, plan in enumerate(kernels)]
+    entry = _entry_text(em, kernels, table, len(lists), rules, rule_matching)
 
-    order = np.array([int(r.id) for lst in lists for r in lst] or [0], np.int64)
-    starts = np.cumsum([0] + [len(lst) for lst in lists]).astype(np.int64)
-    head = [
+    lines = [
         "# Generated by sensor.compile.codegen: do not edit.",
         f"# deps {dependency_fingerprint(registry)}  matching {rule_matching}",
         "import numpy as np",
         "from numba import njit",
         "from sensor.compile import kernels as K",
+        "from sensor.compile import modcache as _modcache",
         f"import {registry.__name__} as _registry",
         "",
         "_FIELDS = _registry.all_fields()",
     ]
-    grp, gstart, grules = em.const(table), em.const(starts), em.const(order)
-    utable = em.const(unit_of[table])
-    head += [f"F{k} = _FIELDS[{k}].get" for k in sorted(em.fields)]
-    head += em.const_lines
-    head.append("")
-    lines = list(head)
-    for h in helpers:
+    lines += [f"F{k} = _FIELDS[{k}].get" for k in sorted(em.fields)]
+    lines += em.const_lines + [""]
+    for h in em.helpers:
         lines += h + [""]
     line_rules = []
-    for u, groups, branches, nrt in kernels:
-        # without reference counting unless a helper allocates (see kernels.py)
-        lines += [
-            "",
-            f"@njit(cache=True, nogil=True, _nrt={nrt!r})",
-            f"def kernel_{u}(B, P, C_, rows, lo, hi, out_row, out_rule, m):",
-            "    for j in range(lo, hi):",
-            "        i = rows[j]",
-        ]
-        if len(groups) == 1:          # the group, and so its rule list, is known
-            g = groups[0]
-            lines.append(f"        for k in range({int(starts[g])}, {int(starts[g + 1])}):")
-        else:
-            lines += [
-                "        t = np.int64(B.type[i])",
-                f"        g = {grp}[t] if t < {int(table.size)} else 0",
-                f"        for k in range({gstart}[g], {gstart}[g + 1]):",
-            ]
-        lines.append(f"            r = {grules}[k]")
-        kw = "if"
-        for rid, body in branches:
-            first = len(lines) + 1
-            lines.append(f"            # rule {rid}")
-            body_lines = body.split("\n")
-            lines.append(f"            {kw} r == {rid}:")
-            lines.append("                hit = " + body_lines[0])
-            lines += ["                    " + ln for ln in body_lines[1:]]
-            line_rules.append((first, len(lines), rid))
-            kw = "elif"
-        lines += ["            else:", "                hit = False",
-                  "            if hit:",
-                  "                out_row[m] = i",
-                  "                out_rule[m] = r",
-                  "                m += 1"]
-        if rule_matching == "first":
-            lines.append("                break")
-        lines.append("    return m")
-    names = ", ".join(f"kernel_{u}" for u, _, _, _ in kernels)
+    for block in kernel_texts:
+        lines.append("")
+        for text, rid in block:
+            if rid is not None:
+                line_rules.append((len(lines) + 1, len(lines) + text.count("\n") + 1, rid))
+            lines += text.split("\n")
+    lines += entry
+    if rule_matching == "all":
+        per_row = max([len(lst) for lst in lists] or [0]) + sum(
+            len(p.codes) for p in kernels if p.bucket < 0)
+    else:                       # a typed and an untyped match, before keeping the first
+        per_row = 2 if _dedupes(kernels) else 1
+    return Generated("\n".join(lines) + "\n", line_rules, max(1, per_row))
+
+
+def _kernel_text(u, plan, rule_matching):
+    """The numba kernel of plan u, on the rows rows[lo:hi]: [(text, rule id or
+    None)], a rule's lines mapping back to it."""
+    first = rule_matching == "first"
+    # a group's kernels see only the matches of its earlier chunks (skipped at the
+    # row); the kernels of untyped rules also those of any rule before
+    guard = first and plan.reads_best and plan.bucket < 0
+    head = (f"@njit(cache=True, nogil=True, _nrt={any(c.nrt for c in plan.codes)!r})\n"
+            f"def kernel_{u}(B, P, C_, rows, lo, hi, out_row, out_rule, m, best):\n"
+            "    for j in range(lo, hi):\n"
+            "        i = rows[j]")
+    if first and plan.reads_best:
+        head += ("\n        b = best[i]\n"
+                 f"        if b < {plan.codes[0].position}:     # an earlier rule matched\n"
+                 "            continue")
+    blocks = [(head, None)]
+    for code in plan.codes:
+        p = code.position
+        body = [f"        # rule {code.rule_id}"]
+        if guard:
+            body += ["        hit = False", f"        if {p} < b:"]
+        pad = "            " if guard else "        "
+        body += [pad + ln for ln in code.lines]
+        body += ["        if hit:",
+                 "            out_row[m] = i",
+                 f"            out_rule[m] = {p}",
+                 "            m += 1"]
+        if first and plan.writes_best:
+            body.append(f"            best[i] = {p}")
+        if first:
+            body.append("            continue")
+        blocks.append(("\n".join(body), code.rule_id))
+    return blocks + [("    return m\n", None)]
+
+
+# -- the columns a kernel reads -------------------------------------------------
+# A kernel gets small namedtuples holding only the columns it reads, not the
+# batch tables (~100 arrays): LLVM spent most of a kernel's compile time on
+# copies of those big structs (InstCombine; a rule reading event parameters
+# compiled in 19 s, 6 s with views), and numba unboxes every array of a tuple
+# at each call (7.3 -> 4.6 us per kernel call on the stable rules).
+
+def _columns(registry, plan) -> tuple:
+    """(Batch, Procs, Containers) column names the kernel reads, each sorted: those
+    of its accessors, and the B columns its own code reads (B.type[i], ...)."""
+    wanted = [set().union(*(c.batch_columns for c in plan.codes)), set(), set()]
+    fields = registry.all_fields()
+    for k in set().union(*(c.fields for c in plan.codes)):
+        for names, read in zip(wanted, _accessor_columns(fields[k].get)):
+            names |= read
+    out = []
+    for names, table in zip(wanted, _tables()):
+        if None in names:                            # the accessor passes the table on
+            names = set(table._fields)
+        out.append(tuple(sorted(names & set(table._fields))))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=None)
+def _accessor_columns(get) -> tuple:
+    """The attributes an accessor reads off its B, P and C parameters, from its
+    bytecode: each a set of names, holding None if the parameter is used any
+    other way (passed to a function, stored): then every column."""
+    code = get.py_func.__code__
+    params = code.co_varnames[:3]
+    read = {name: set() for name in params}
+    ins = list(dis.get_instructions(code))
+    for k, x in enumerate(ins):
+        if x.opname == "LOAD_FAST" and x.argval in read:
+            nxt = ins[k + 1] if k + 1 < len(ins) else None
+            attr = nxt is not None and nxt.opname == "LOAD_ATTR"
+            read[x.argval].add(nxt.argval if attr else None)
+    return tuple(read[name] for name in params)
+
+
+def _tables():
+    from ..events.batch import Batch, Containers, Procs
+    return Batch, Procs, Containers
+
+
+def _entry_text(em, kernels, table, ngroups, rules, rule_matching):
+    """The plain Python `kernel(B, P, C_, out_row, out_rule) -> m`: rows bucketed
+    by group, each kernel on its rows and its column views; matches in row
+    order, then rule order."""
+    typed = any(p.bucket >= 0 for p in kernels)
+    untyped = any(p.bucket < 0 for p in kernels)
+    best = any(p.reads_best for p in kernels)
+    ids = np.array([int(r.id) for r in rules] or [0], np.int64)
+    comma = "," if len(kernels) == 1 else ""
+    lines = [""]
+    for u, plan in enumerate(kernels):
+        index = [tuple(t._fields.index(c) for c in sorted(names, key=t._fields.index))
+                 for names, t in zip(_columns(em.registry, plan), _tables())]
+        lines += [f"_V{u} = K.ColumnViews(__name__, {u}, {index[0]!r}, {index[1]!r}, "
+                  f"{index[2]!r})",
+                  f"Batch_{u}, Procs_{u}, Containers_{u} = _V{u}.types"]
     lines += [
         "",
-        f"_KERNELS = ({names}{',' if len(kernels) == 1 else ''})",
+        f"_KERNELS = ({', '.join(f'kernel_{u}' for u in range(len(kernels)))}{comma})",
+        f"_VIEWS = ({', '.join(f'_V{u}' for u in range(len(kernels)))}{comma})",
+        f"_BUCKETS = ({', '.join(str(p.bucket) for p in kernels)}{comma})"
+        "     # dispatch group of each kernel; -1: every row",
+        f"_SIZES = ({', '.join(str(sum(c.size for c in p.codes)) for p in kernels)}{comma})",
+        "_NO_BEST = np.zeros(1, np.int64)",
         "_COLD = [True]",
         "",
         "",
         "def kernel(B, P, C_, out_row, out_rule):",
-        "    # rows bucketed by kernel, each kernel on its rows; matches in row",
-        "    # order (rule order within a row: lexsort is stable)",
         "    n = int(B.n[0])",
         "    if n == 0 or not _KERNELS:",
         "        return 0",
         "    rows = np.empty(n, np.int64)",
-        f"    starts = np.zeros({len(units) + 2}, np.int64)",
-        f"    K.group_rows(B.type, n, {utable}, {int(unit_of[0])}, rows, starts)",
+        f"    starts = np.zeros({ngroups + 2}, np.int64)",
+    ]
+    if typed:
+        lines.append(f"    K.group_rows(B.type, n, {em.const(table)}, {ngroups}, rows, starts)")
+    lines.append("    every = np.arange(n, dtype=np.int64)" if untyped else "    every = rows")
+    lines.append(f"    best = np.full(n, {_NO_MATCH}, np.int64)" if best
+                 else "    best = _NO_BEST")
+    lines += [
+        "    if _COLD:                 # compile every kernel now, on several cores",
+        "        _modcache.compile_kernels(__name__, _KERNELS, _SIZES, [",
+        "            (*_VIEWS[u].of(B, P, C_), rows, 0, 0, out_row, out_rule, 0, best)",
+        "            for u in range(len(_KERNELS))])",
+        "        _COLD.clear()",
         "    m = 0",
         "    parts = 0",
         "    for u in range(len(_KERNELS)):",
-        "        lo, hi = starts[u], starts[u + 1]",
-        "        if hi > lo or _COLD:      # the first call compiles every kernel",
-        "            m1 = _KERNELS[u](B, P, C_, rows, lo, hi, out_row, out_rule, m)",
+        "        g = _BUCKETS[u]",
+        "        todo, lo, hi = (every, 0, n) if g < 0 else (rows, starts[g], starts[g + 1])",
+        "        if hi > lo:",
+        "            Bu, Pu, Cu = _VIEWS[u].of(B, P, C_)",
+        "            m1 = _KERNELS[u](Bu, Pu, Cu, todo, lo, hi, out_row, out_rule, m, best)",
         "            parts += m1 > m",
         "            m = m1",
-        "    _COLD.clear()",
-        "    if parts > 1:",
-        "        o = np.lexsort((out_row[:m],))",     # stable; no string constant
+    ]
+    if rule_matching == "first" and _dedupes(kernels):
+        lines += [
+            "    if parts > 1:           # keep each row's first match in rule order",
+            "        keep = out_rule[:m] == best[out_row[:m]]",
+            "        m = int(keep.sum())",
+            "        out_row[:m] = out_row[:keep.size][keep]",
+            "        out_rule[:m] = out_rule[:keep.size][keep]",
+        ]
+    # kernels write a row's matches in rule order, except that the kernels of
+    # rules without types come after the group's: then sort by rule too
+    keys = "(out_rule[:m], out_row[:m])" if untyped and rule_matching == "all" \
+        else "(out_row[:m],)"
+    lines += [
+        "    if parts > 1:           # several kernels: rows ascending, rule order within",
+        f"        o = np.lexsort({keys})",
         "        out_row[:m] = out_row[:m][o]",
         "        out_rule[:m] = out_rule[:m][o]",
-        "    return m",
     ]
-    return Generated("\n".join(lines) + "\n", line_rules,
-                     max(1, max(len(lst) for lst in lists)) if rule_matching == "all" else 1)
+    if not np.array_equal(ids, np.arange(ids.size)):
+        lines.append(f"    out_rule[:m] = {em.const(ids)}[out_rule[:m]]     # positions -> ids")
+    lines.append("    return m")
+    return lines
 
 
 def run_kernel(gen: Generated, mod, B, P, C) -> tuple[np.ndarray, np.ndarray]:

@@ -30,10 +30,19 @@ Python, independently: property tests check that the two agree.
 """
 from __future__ import annotations
 
+from collections import namedtuple
+from operator import attrgetter
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+
+# Decorator of the functions the code generator emits (rules, deep subexpressions,
+# "any of" loops): numba inlines them into the kernel in its IR, so the batch
+# tuples (hundreds of arrays) are never passed as call arguments.  Named here so
+# that the generated source holds no string constant.
+inlined = njit(inline="always")
 
 # ---------------------------------------------------------------- raw loads
 
@@ -183,9 +192,12 @@ def num_mask_in(v, mask, allowed):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def row_slot_in(B, i, slots):
-    """The row's (type, dir) slot, type * 2 + dir, is in the sorted array `slots`."""
-    return num_in((np.int64(B.type[i]) * 2 + np.int64(B.dir[i]), True), slots)
+def row_slot_in(etype, edir, slots):
+    """The row's (type, dir) slot, type * 2 + dir, is in the sorted array `slots`.
+    Takes the row's values, not the B tuple: a kernel's B is a view type of its
+    generated module (ColumnViews), which the cache index of a helper compiled
+    for it would then name, and fail to load in a process without that module."""
+    return num_in((np.int64(etype) * 2 + np.int64(edir), True), slots)
 
 
 # ---------------------------------------------------------------- strings
@@ -764,3 +776,29 @@ def group_rows(types, n, table, other, rows, starts):
         starts[b] = starts[b + 1]
     starts[nb] = n
     return 0
+
+
+# ---------------------------------------------------------------- column views
+
+
+class ColumnViews:
+    """Three small namedtuples holding the columns of B, P and C that one kernel
+    reads (codegen._columns says which, as indexes into the batch.py tuples), so
+    that the kernel is typed, compiled and called with those arrays only.
+
+    The classes are named <Table>_<tag> in `module`, the generated module, which
+    binds them under those names: numba's cache finds them there by name."""
+
+    def __init__(self, module: str, tag: int, batch, procs, containers):
+        from ..events.batch import Batch, Containers, Procs
+        self.types, self._getters = [], []
+        for table, index in ((Batch, batch), (Procs, procs), (Containers, containers)):
+            names = [table._fields[j] for j in index] or ["n"]     # never empty
+            self.types.append(namedtuple(f"{table.__name__}_{int(tag)}", names, module=module))
+            get = attrgetter(*names)
+            self._getters.append(get if len(names) > 1 else (lambda t, get=get: (get(t),)))
+
+    def of(self, B, P, C):
+        """The views of this batch's tables (the same arrays, not copies)."""
+        (tb, tp, tc), (gb, gp, gc) = self.types, self._getters
+        return tuple.__new__(tb, gb(B)), tuple.__new__(tp, gp(P)), tuple.__new__(tc, gc(C))
