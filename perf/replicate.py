@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -26,9 +28,12 @@ def replicate(src: str, dst: str, copies: int, compress: bool = False) -> int:
     for item in open_scap(src).batches():
         if isinstance(item, Snapshot) or not item.n[0]:
             continue
-        n = int(item.n[0])
-        first = int(item.ts[0]) if first is None else first
-        last = int(item.ts[n - 1])
+        ts = item.ts[:int(item.n[0])]
+        ts = ts[ts > 0]                    # some meta events carry no time
+        if not ts.size:
+            continue
+        first = int(ts.min()) if first is None else min(first, int(ts.min()))
+        last = int(ts.max()) if last is None else max(last, int(ts.max()))
     if first is None:
         raise SystemExit(f"{src}: no events to replicate")
     span = last - first + 1000
@@ -40,7 +45,8 @@ def replicate(src: str, dst: str, copies: int, compress: bool = False) -> int:
                 if isinstance(item, Snapshot):
                     continue
                 n = int(item.n[0])
-                item.ts[:n] += span * k
+                ts = item.ts[:n]
+                ts[ts > 0] += np.uint64(span * k)
                 w.write_rows(item)
                 written += n
     return written
