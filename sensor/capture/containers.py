@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-import numpy as np
-
-from sensor.events.batch import allocate_containers
+from sensor.events.batch import allocate_containers, arena_append
 
 
 class ContainerTable:
@@ -29,19 +27,8 @@ class ContainerTable:
         self.rows: dict[bytes, int] = {}
 
     def _put(self, value: Optional[bytes]) -> tuple[int, int]:
-        if value is None:
-            return 0, -1
-        at = int(self.C.n[1])
-        end = at + len(value)
-        padded = end + (-end % 8)
-        if padded > self.C.arena.size:
-            bigger = np.zeros(max(2 * self.C.arena.size, padded), np.uint8)
-            bigger[:at] = self.C.arena[:at]
-            self.C = self.C._replace(arena=bigger)
-        self.C.arena[at:end] = np.frombuffer(value, np.uint8)
-        self.C.arena[end:padded] = 0
-        self.C.n[1] = padded
-        return at, len(value)
+        self.C, off, ln = arena_append(self.C, value)
+        return off, ln
 
     def _set(self, row: int, name: str, value: Optional[bytes]) -> None:
         off, ln = self._put(value)

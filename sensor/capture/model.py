@@ -11,7 +11,6 @@ Strings are bytes, as the kernel gave them (no decoding guesses).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 @dataclass

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sensor.events.batch import COMM_LEN, PROC_COLUMNS, allocate_procs, zeros
+from sensor.events.batch import COMM_LEN, PROC_COLUMNS, allocate_procs, arena_append, zeros
 
 STR_COLS = [name for name, dtype, _ in PROC_COLUMNS if dtype == "str"]
 NUM_COLS = [name for name, dtype, _ in PROC_COLUMNS if dtype != "str" and name != "comm"]
@@ -95,19 +95,8 @@ class SlotTable:
         self.live = np.concatenate([self.live, np.zeros(cap - self.live.size, np.bool_)])
 
     def _put(self, value: bytes | None) -> tuple[int, int]:
-        if value is None:
-            return 0, -1
-        at = int(self.P.n[1])
-        end = at + len(value)
-        padded = end + (-end % 8)
-        if padded > self.P.arena.size:
-            bigger = zeros(max(2 * self.P.arena.size, padded), np.uint8, shared=True)
-            bigger[:at] = self.P.arena[:at]
-            self.P = self.P._replace(arena=bigger)
-        self.P.arena[at:end] = np.frombuffer(value, np.uint8)
-        self.P.arena[end:padded] = 0
-        self.P.n[1] = padded
-        return at, len(value)
+        self.P, off, ln = arena_append(self.P, value, shared=True)
+        return off, ln
 
     def _alloc(self) -> int:
         if self.free:

@@ -175,7 +175,7 @@ class ProcessEvents(Processes):
 
     def _clone_parent(self, r: Row, child: int, flags: int) -> None:
         """clone() returned the child's tid: the caller's side."""
-        t = self.ensure_thread(r.tid)
+        self.ensure_thread(r.tid)           # the caller exists from here on
         tid = r.tid
         if (flags & (CHILD_IN_PIDNS | CLONE_NEWPID | CLONE_PARENT)
                 or r.num("vtid", tid) != tid):

@@ -22,6 +22,7 @@ from typing import Optional, Union
 
 import yaml
 
+from .ast import SourceRef
 from .errors import (LOAD_APPEND_NO_VALUES, LOAD_DEPRECATED_ITEM, LOAD_ERR_YAML_PARSE,
                      LOAD_ERR_YAML_VALIDATE, LOAD_INVALID_LIST_NAME, LOAD_INVALID_MACRO_NAME,
                      LOAD_UNKNOWN_ITEM, Diagnostics, Where)

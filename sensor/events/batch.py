@@ -206,3 +206,22 @@ def allocate_containers(capacity: int, arena_bytes: int) -> Containers:
     a["arena"][HOST_OFF:HOST_OFF + HOST_LEN] = np.frombuffer(b"host", np.uint8)
     a["n"] = np.zeros(2, np.int64)
     return Containers(**a)
+
+
+def arena_append(table, value, shared: bool = False):
+    """Append bytes `value` to a table's arena at n[1] (8-byte aligned, zero padded)
+    and advance n[1].  A full arena is replaced by a bigger one, so the table comes
+    back: (table, off, len); (table, 0, -1) for None (absent)."""
+    if value is None:
+        return table, 0, -1
+    at = int(table.n[1])
+    end = at + len(value)
+    padded = end + (-end % 8)
+    if padded > table.arena.size:
+        bigger = zeros(max(2 * table.arena.size, padded), np.uint8, shared)
+        bigger[:at] = table.arena[:at]
+        table = table._replace(arena=bigger)
+    table.arena[at:end] = np.frombuffer(value, np.uint8)
+    table.arena[end:padded] = 0
+    table.n[1] = padded
+    return table, at, len(value)
