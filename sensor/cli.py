@@ -202,7 +202,8 @@ def cmd_replay(args) -> int:
     from .compile.errors import RulesError
     from .config import Config, ConfigError
     from .engine import Engine
-    from .outputs.formats import Formatter
+    from .capture.scap_reader import ScapError
+    from .outputs.formats import Formatter, log_prefix
     from .replay import Progress, SelectionError, filter_engine, replay, select_rules
 
     trace = getattr(args, "trace", None) or getattr(args, "trace_path", None)
@@ -239,7 +240,6 @@ def cmd_replay(args) -> int:
     except (SelectionError, ValueError, OSError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
-    from .outputs.formats import log_prefix
     iso = bool(cfg.get("time_format_iso_8601"))
 
     def log(text: str) -> None:
@@ -258,7 +258,6 @@ def cmd_replay(args) -> int:
             out.write(fmt.line(alert) + "\n")
 
     progress = None if getattr(args, "no_progress", False) else Progress()
-    from .capture.scap_reader import ScapError
     try:
         result = replay(trace, engine, emit, write_path=getattr(args, "write", None),
                         write_filter=write_filter, progress=progress)
