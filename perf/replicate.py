@@ -24,31 +24,22 @@ def replicate(src: str, dst: str, copies: int, compress: bool = False) -> int:
     from sensor.capture.model import Snapshot
     from sensor.capture.scap_reader import open_scap
     from sensor.capture.scap_writer import ScapWriter
-    first, last = None, None
-    for item in open_scap(src).batches():
-        if isinstance(item, Snapshot) or not item.n[0]:
-            continue
-        ts = item.ts[:int(item.n[0])]
-        ts = ts[ts > 0]                    # some meta events carry no time
-        if not ts.size:
-            continue
-        first = int(ts.min()) if first is None else min(first, int(ts.min()))
-        last = int(ts.max()) if last is None else max(last, int(ts.max()))
-    if first is None:
-        raise SystemExit(f"{src}: no events to replicate")
-    span = last - first + 1000
     reader = open_scap(src)
+    batches = [b for b in reader.batches() if not isinstance(b, Snapshot) and b.n[0]]
+    # times of each batch's timed rows (some meta events carry none), read once
+    timed = [(b, b.ts[:int(b.n[0])] > 0) for b in batches]
+    original = [b.ts[:int(b.n[0])][m].copy() for b, m in timed]
+    stamps = np.concatenate(original) if original else np.zeros(0, np.uint64)
+    if not stamps.size:
+        raise SystemExit(f"{src}: no events to replicate")
+    span = int(stamps.max()) - int(stamps.min()) + 1000
     written = 0
     with ScapWriter(dst, reader.snapshot, compress=compress) as w:
         for k in range(copies):
-            for item in open_scap(src).batches():
-                if isinstance(item, Snapshot):
-                    continue
-                n = int(item.n[0])
-                ts = item.ts[:n]
-                ts[ts > 0] += np.uint64(span * k)
-                w.write_rows(item)
-                written += n
+            for (b, m), ts in zip(timed, original):
+                b.ts[:int(b.n[0])][m] = ts + np.uint64(span * k)
+                w.write_rows(b)
+                written += int(b.n[0])
     return written
 
 

@@ -141,7 +141,7 @@ def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
             result.batches += 1
             state.release(state.end_batch())
             if progress is not None:
-                progress.update(_fraction(reader), result.events)
+                progress.update(reader.progress(), result.events)
     except ScapError as e:
         result.error = e
     finally:
@@ -161,9 +161,3 @@ def _write(writer, write_filter: Optional[Engine], B, P, C) -> int:
     if rows.size:
         writer.write_rows(B, rows)
     return int(rows.size)
-
-
-def _fraction(reader) -> Optional[float]:
-    """How far through the file the reader is, if it can tell."""
-    fn = getattr(reader, "progress", None)
-    return fn() if callable(fn) else None
