@@ -161,3 +161,20 @@ def test_progress_bar_only_on_a_terminal():
         bar.close()
     assert os.read(r, 4096) == b""
     os.close(r)
+
+
+def test_reader_reports_progress_through_a_big_file(tmp_path):
+    """The progress bar's source: the share of the file read, rising to 1."""
+    sys.path.insert(0, str(ROOT / "perf"))
+    from replicate import replicate
+    from sensor.capture.model import Snapshot
+    from sensor.capture.scap_reader import open_scap
+    big = tmp_path / "big.scap"
+    replicate(str(SHARED / "traces" / "502Error.scap"), str(big), 6)   # ~8 MB: 2+ chunks
+    reader = open_scap(str(big))
+    seen = [reader.progress()]
+    for item in reader.batches(4096):
+        if not isinstance(item, Snapshot):
+            seen.append(reader.progress())
+    assert seen == sorted(seen)
+    assert any(0 < f < 1 for f in seen) and seen[-1] == 1.0
