@@ -7,9 +7,9 @@ APT_PKGS := clang llvm libbpf-dev bpftool make gcc
 APT_BARE := sysdig
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run test apt apt-install clean
+.PHONY: setup run test apt apt-install bpf clean
 
-setup: apt $(STAMP)
+setup: apt $(STAMP) bpf
 
 # apt packages: installed only when one is missing (idempotent, no network otherwise).
 apt:
@@ -31,6 +31,20 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
+# The probes: CO-RE BPF, vmlinux.h made from this kernel's BTF at build time.
+BPF_OBJ  := bpf/build/sensor.bpf.o
+BPF_SRC  := $(wildcard bpf/*.c bpf/*.h)
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
+
+bpf: $(BPF_OBJ)
+
+bpf/build/vmlinux.h:
+	@mkdir -p bpf/build
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OBJ): $(BPF_SRC) bpf/build/vmlinux.h
+	clang $(BPF_CFLAGS) -Ibpf/build -Ibpf -c bpf/sensor.bpf.c -o $@
+
 run: setup
 	$(VENV)/bin/sensor
 
@@ -38,4 +52,4 @@ test: setup
 	$(VPY) -m pytest -q
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info bpf/build
