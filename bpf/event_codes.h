@@ -50,12 +50,6 @@
 /* res:errno flags:flags32 */
 #define EV_UNSHARE 285
 #define EV_UNSHARE_N 2
-/* res:errno img:bytebuf length:uint64 uargs:charbuf */
-#define EV_INIT_MODULE 411
-#define EV_INIT_MODULE_N 4
-/* res:errno fd:fd uargs:charbuf flags:flags32 */
-#define EV_FINIT_MODULE 413
-#define EV_FINIT_MODULE_N 4
 /* fd:fd cmd:enumflags32 */
 #define EV_BPF 369
 #define EV_BPF_N 2

@@ -193,6 +193,16 @@ class Engine:
         return [(r, self._bound[r.id]) for r in self._rules
                 if r.enabled and r.id in self._bound and (floor is None or r.priority <= floor)]
 
+    def event_types(self) -> Optional[set]:
+        """The event type ids the active rules can match; None when a rule can
+        match any type (live capture then attaches every probe)."""
+        types = set()
+        for r, _ in self._active():
+            if r.evttypes is None:
+                return None
+            types.update(r.evttypes)
+        return types
+
     def generate(self) -> codegen.Generated:
         if self._generated is None:
             self._generated = codegen.generate(self._active(), self.rule_matching,

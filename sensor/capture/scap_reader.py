@@ -24,7 +24,7 @@ from typing import Iterator, Union
 
 import numpy as np
 
-from ..events.batch import allocate_batch
+from ..events.batch import allocate_batch, grow_arena
 from . import scap_decode as D
 from . import scap_format as F
 from . import scap_meta as M
@@ -340,7 +340,7 @@ class ScapReader:
                 if status == D.ST_NEED_MORE:         # the file ended between blocks
                     break
                 if status == D.ST_ARENA_FULL:
-                    B = self._grow_arena(B, int(stats[D.STAT_ARENA_NEED]))
+                    B = grow_arena(B, int(stats[D.STAT_ARENA_NEED]))
                     continue
                 if B.n[0] and (status == D.ST_BATCH_FULL or snap is not None):
                     yield B
@@ -385,14 +385,6 @@ class ScapReader:
     @staticmethod
     def _new_batch(capacity: int):
         return allocate_batch(capacity, capacity * ARENA_BYTES_PER_ROW)
-
-    @staticmethod
-    def _grow_arena(B, need: int):
-        """The batch with a bigger arena (a new array holding the bytes so far)."""
-        arena = np.zeros(max(2 * B.arena.shape[0], need + 8), np.uint8)
-        used = int(B.n[1])
-        arena[:used] = B.arena[:used]
-        return B._replace(arena=arena)
 
 
 def open_scap(path: Union[str, Path]) -> ScapReader:

@@ -188,6 +188,15 @@ def allocate_batch(capacity: int, arena_bytes: int) -> Batch:
     return Batch(**a)
 
 
+def grow_arena(table, need: int):
+    """The table with a bigger arena: a new array holding the bytes so far,
+    with room for at least `need` bytes."""
+    arena = np.zeros(max(2 * table.arena.shape[0], need + 8), np.uint8)
+    used = int(table.n[1])
+    arena[:used] = table.arena[:used]
+    return table._replace(arena=arena)
+
+
 def allocate_procs(capacity: int, arena_bytes: int, shared: bool = False) -> Procs:
     """Process slots; `shared`: in anonymous shared memory (see zeros())."""
     a = _alloc(PROC_COLUMNS, capacity, shared)

@@ -1,0 +1,93 @@
+"""Live capture as a source of batches, like the .scap reader:
+
+    live = LiveCapture(probes)
+    live.snapshot                        # the /proc scan, taken once attached
+    for B in live.batches(stop=...):     # events in ring order
+        ...
+
+Each ring record is a .scap event block (docs/CONTRACTS.md), so one numba
+sweep copies the ring's records into a staging buffer and the .scap decoder
+turns them into batch columns: no per-event Python anywhere.  The probes are
+attached before /proc is scanned, so a process that starts during the scan is
+seen by one or the other (or both: the state engine keeps the first).
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..events.batch import allocate_batch, grow_arena
+from ..ring.bpf_ring import BpfRing
+from . import bpf_abi as A
+from . import scap_decode as D
+from .model import Snapshot
+from .probes import Probes
+from .proc_scan import scan_proc
+
+STAGING_BYTES = 8 << 20          # one sweep of the ring at most (whole records)
+ARENA_BYTES_PER_ROW = 128        # live rows carry paths; the arena grows on demand
+POLL_S = 0.05                    # the probes wake us only past a byte threshold
+
+
+class LiveError(RuntimeError):
+    pass
+
+
+class LiveCapture:
+    def __init__(self, probes: Probes):
+        self.probes = probes
+        self.ring = BpfRing(probes.ring_fd, probes.ring_size)
+        self.staging = np.zeros(max(STAGING_BYTES, 2 * A.MAX_EVENT), np.uint8)
+        self.events = 0
+        self.bad_records = 0
+        probes.attach()
+        self.snapshot: Snapshot = scan_proc(exclude_tgids={os.getpid()})
+
+    def batches(self, capacity: int = 65536, stop: Callable[[], bool] = lambda: False,
+                poll_s: float = POLL_S) -> Iterator:
+        """Batches until stop() is true; then what the ring still holds.  A batch
+        is yielded after every sweep that found events, so alerts are not held
+        back on a quiet machine."""
+        stats = np.zeros(2, np.int64)
+        while True:
+            stopping = stop()
+            if not stopping and not self.ring.pending():
+                self.ring.wait(poll_s)
+                continue
+            end = self.ring.drain(self.staging, 0)
+            if end:
+                yield from self._decode(end, capacity, stats)
+            if stopping and not self.ring.pending():
+                return
+
+    def _decode(self, end: int, capacity: int, stats) -> Iterator:
+        B = _new_batch(capacity)
+        pos = 0
+        while pos < end:
+            status, pos, self.events = D.run(self.staging, pos, end, self.events, B, stats)
+            pos = int(pos)
+            if status == D.ST_BATCH_FULL:
+                yield B
+                B = _new_batch(capacity)
+            elif status == D.ST_ARENA_FULL:
+                B = grow_arena(B, int(stats[D.STAT_ARENA_NEED]))
+            elif status != D.ST_NEED_MORE:
+                # A record our own probes built wrong: count it and drop the
+                # rest of this sweep (its records cannot be delimited safely).
+                self.bad_records += 1
+                break
+            elif pos < end:
+                self.bad_records += 1
+                break
+        if B.n[0]:
+            yield B
+
+    def close(self) -> None:
+        self.ring.close()
+        self.probes.close()
+
+
+def _new_batch(capacity: int):
+    return allocate_batch(capacity, capacity * ARENA_BYTES_PER_ROW)
