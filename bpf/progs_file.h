@@ -4,8 +4,10 @@
  * Paths (and every other user string) are read at syscall entry into the
  * thread's stash and written at exit from there: what the kernel acted on,
  * even if another thread rewrites the buffer meanwhile.  Without a stash
- * (the probe attached mid-call, no memory for task storage) the exit reads
- * the user's memory itself.  Numbers come from the saved registers at exit.
+ * (the probe attached mid-call, no memory for task storage), or when the
+ * entry could not read the string (its page not present yet: a probe cannot
+ * fault it in), the exit reads the user's memory itself.  Numbers come from
+ * the saved registers at exit.
  * Each exit pushes exactly the parameters listed in event_codes.h, in order;
  * failed calls are events too (negative res, the same parameters). */
 #ifndef SENSOR_PROGS_FILE_H
@@ -17,7 +19,7 @@
 /* fd arguments are C ints: the driver writes them sign-extended to 64 bits. */
 #define FD_ARG(x) ((s64)(s32)(x))
 
-/* dev and ino of the file an fd refers to (the open family's dev/ino). */
+/* The file an fd of the current task refers to, or NULL. */
 static __always_inline struct file *fd_file(long fd)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -56,6 +58,17 @@ static __always_inline u32 file_created_ppm(struct file *f)
 	return (BPF_CORE_READ(f, f_mode) & K_FMODE_CREATED) ? PPM_O_F_CREATED : 0;
 }
 
+/* String k of the stash, else read from the caller's memory now: also when the
+ * entry could not read it (a page not present then: a probe cannot fault it
+ * in, the syscall then did).  An empty string is 1 byte (its NUL), so 0 means
+ * nothing was read. */
+static __always_inline void ev_path_arg(struct ev *e, struct stash *st, int k, const void *uptr)
+{
+	if (st && st->len[k & 1] == 0)
+		st = NULL;
+	ev_arg_str(e, st, k, uptr);
+}
+
 /* Entries that only stash one or two user strings (arguments a, b). */
 #define ENTRY_STR1(name, code, a)                                       \
 	SYSCALL_ENTRY(name)                                             \
@@ -89,7 +102,7 @@ SYSCALL_EXIT(open)
 	struct file *f = ret >= 0 ? fd_file(ret) : NULL;
 	u64 flags = SC_ARG2(regs);
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, open_flags_ppm(flags) | file_created_ppm(f));
 	ev_u32(&e, open_mode_ppm(flags, SC_ARG3(regs)));
 	ev_file_dev_ino(&e, f);
@@ -109,7 +122,7 @@ SYSCALL_EXIT(openat)
 	u64 flags = SC_ARG3(regs);
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, open_flags_ppm(flags) | file_created_ppm(f));
 	ev_u32(&e, open_mode_ppm(flags, SC_ARG4(regs)));
 	ev_file_dev_ino(&e, f);
@@ -118,18 +131,15 @@ SYSCALL_EXIT(openat)
 }
 
 /* openat2(dirfd, path, struct open_how *how, size): how is read at entry
- * into args[0..2] (flags, mode, resolve). */
+ * into args[0..2] (flags, mode, resolve); args[3] says it was read. */
 SYSCALL_ENTRY(openat2)
 {
 	struct stash *st = stash_begin(EV_OPENAT2);
 	if (!st)
 		return 0;
 	stash_user_str(st, 0, UPTR(SC_ARG2(regs)));
-	if (bpf_probe_read_user(st->args, sizeof(struct open_how), UPTR(SC_ARG3(regs)))) {
-		st->args[0] = 0;
-		st->args[1] = 0;
-		st->args[2] = 0;
-	}
+	/* args[3]: read (else the exit reads it: a page not present at entry) */
+	st->args[3] = !bpf_probe_read_user(st->args, sizeof(struct open_how), UPTR(SC_ARG3(regs)));
 	return 0;
 }
 
@@ -139,7 +149,7 @@ SYSCALL_EXIT(openat2)
 	struct stash *st = stash_end(EV_OPENAT2);
 	struct open_how how = {};
 	struct ev e;
-	if (st) {
+	if (st && st->args[3]) {
 		how.flags = st->args[0];
 		how.mode = st->args[1];
 		how.resolve = st->args[2];
@@ -151,7 +161,7 @@ SYSCALL_EXIT(openat2)
 	struct file *f = ret >= 0 ? fd_file(ret) : NULL;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, open_flags_ppm(how.flags) | file_created_ppm(f));
 	ev_u32(&e, open_mode_ppm(how.flags, how.mode));
 	ev_u32(&e, openat2_resolve_ppm(how.resolve));
@@ -168,7 +178,7 @@ SYSCALL_EXIT(creat)
 	if (!ev_begin(&e, EV_CREAT, EV_CREAT_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, open_mode_ppm(K_O_CREAT, SC_ARG2(regs)));
 	ev_dev_ino(&e, ret);
 	ev_submit(&e);
@@ -245,7 +255,7 @@ SYSCALL_EXIT(chdir)
 	if (!ev_begin(&e, EV_CHDIR, EV_CHDIR_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -273,8 +283,8 @@ SYSCALL_EXIT(rename)
 	if (!ev_begin(&e, EV_RENAME, EV_RENAME_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 1, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 1, UPTR(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -289,9 +299,9 @@ SYSCALL_EXIT(renameat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_s64(&e, FD_ARG(SC_ARG3(regs)));
-	ev_arg_str(&e, st, 1, UPTR(SC_ARG4(regs)));
+	ev_path_arg(&e, st, 1, UPTR(SC_ARG4(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -306,9 +316,9 @@ SYSCALL_EXIT(renameat2)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_s64(&e, FD_ARG(SC_ARG3(regs)));
-	ev_arg_str(&e, st, 1, UPTR(SC_ARG4(regs)));
+	ev_path_arg(&e, st, 1, UPTR(SC_ARG4(regs)));
 	ev_u32(&e, renameat2_flags_ppm(SC_ARG5(regs)));
 	ev_submit(&e);
 	return 0;
@@ -323,7 +333,7 @@ SYSCALL_EXIT(unlink)
 	if (!ev_begin(&e, EV_UNLINK, EV_UNLINK_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -338,7 +348,7 @@ SYSCALL_EXIT(unlinkat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, unlinkat_flags_ppm(SC_ARG3(regs)));
 	ev_submit(&e);
 	return 0;
@@ -353,7 +363,7 @@ SYSCALL_EXIT(mkdir)
 	if (!ev_begin(&e, EV_MKDIR, EV_MKDIR_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, SC_ARG2(regs));
 	ev_submit(&e);
 	return 0;
@@ -369,7 +379,7 @@ SYSCALL_EXIT(mkdirat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, SC_ARG3(regs));
 	ev_submit(&e);
 	return 0;
@@ -384,7 +394,7 @@ SYSCALL_EXIT(rmdir)
 	if (!ev_begin(&e, EV_RMDIR, EV_RMDIR_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -398,8 +408,8 @@ SYSCALL_EXIT(symlink)
 	if (!ev_begin(&e, EV_SYMLINK, EV_SYMLINK_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 1, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 1, UPTR(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -413,9 +423,9 @@ SYSCALL_EXIT(symlinkat)
 	if (!ev_begin(&e, EV_SYMLINKAT, EV_SYMLINKAT_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_s64(&e, FD_ARG(SC_ARG2(regs)));
-	ev_arg_str(&e, st, 1, UPTR(SC_ARG3(regs)));
+	ev_path_arg(&e, st, 1, UPTR(SC_ARG3(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -429,8 +439,8 @@ SYSCALL_EXIT(link)
 	if (!ev_begin(&e, EV_LINK, EV_LINK_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 1, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 1, UPTR(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -445,9 +455,9 @@ SYSCALL_EXIT(linkat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_s64(&e, FD_ARG(SC_ARG3(regs)));
-	ev_arg_str(&e, st, 1, UPTR(SC_ARG4(regs)));
+	ev_path_arg(&e, st, 1, UPTR(SC_ARG4(regs)));
 	ev_u32(&e, linkat_flags_ppm(SC_ARG5(regs)));
 	ev_submit(&e);
 	return 0;
@@ -464,7 +474,7 @@ SYSCALL_EXIT(chmod)
 	if (!ev_begin(&e, EV_CHMOD, EV_CHMOD_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, chmod_mode_ppm(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;
@@ -493,7 +503,7 @@ SYSCALL_EXIT(fchmodat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, chmod_mode_ppm(SC_ARG3(regs)));
 	ev_submit(&e);
 	return 0;
@@ -503,8 +513,8 @@ SYSCALL_EXIT(fchmodat)
 
 /* mount(dev, dir, type, flags, data): dev and dir take the two string slots;
  * type (a filesystem name: short, may be NULL like dev) is read into args[0..4]
- * with its length in args[5].  A name that may have been cut there is read
- * again at exit from the caller's memory. */
+ * with its length in args[5].  A name that may have been cut there, or that
+ * could not be read at entry, is read at exit from the caller's memory. */
 #define MOUNT_TYPE_MAX  40      /* bytes of args[0..4] */
 
 SYSCALL_ENTRY(mount)
@@ -528,9 +538,9 @@ SYSCALL_EXIT(mount)
 	if (!ev_begin(&e, EV_MOUNT, EV_MOUNT_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
-	ev_arg_str(&e, st, 1, UPTR(SC_ARG2(regs)));
-	if (st && st->args[5] < MOUNT_TYPE_MAX)  /* whole (or absent: NULL, unreadable) */
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 1, UPTR(SC_ARG2(regs)));
+	if (st && st->args[5] > 0 && st->args[5] < MOUNT_TYPE_MAX)      /* read whole */
 		ev_kernel_bytes(&e, st->args, st->args[5], MOUNT_TYPE_MAX);
 	else
 		ev_user_str(&e, UPTR(SC_ARG3(regs)));
@@ -548,7 +558,7 @@ SYSCALL_EXIT(memfd_create)
 	if (!ev_begin(&e, EV_MEMFD_CREATE, EV_MEMFD_CREATE_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, memfd_flags_ppm(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;

@@ -199,6 +199,7 @@ static __always_inline void ev_socktuple(struct ev *e, long fd, bool out,
 	}
 	if (fam == K_AF_INET6) {
 		u8 *l = &b[1 + 18 * lo], *r = &b[1 + 18 * re];
+		b[0] = K_AF_INET6;
 		BPF_CORE_READ_INTO((struct in6_addr *)l, sk, __sk_common.skc_v6_rcv_saddr);
 		*(u16 *)&l[16] = BPF_CORE_READ(sk, __sk_common.skc_num);
 		BPF_CORE_READ_INTO((struct in6_addr *)r, sk, __sk_common.skc_v6_daddr);

@@ -4,7 +4,7 @@
     sensor rules list -r FILE [-r FILE ...] [--json]       the rules they define
     sensor fields [--json]                                 the fields conditions and outputs may use
     sensor replay TRACE.scap [-r RULES]... [options]       alerts of the rules on a trace
-    sensor run                                             live capture: not in this build yet (exit 2)
+    sensor [run] [-r RULES]... [-M SECONDS] [options]     live capture (root): alerts of the rules
 
 Falco's short forms work too: `sensor -V FILE` validates, `sensor -r FILE -L`
 lists rules, `sensor --list` lists fields, `sensor -e TRACE -r FILE` replays.
@@ -16,10 +16,6 @@ import json
 import os
 import sys
 from typing import Optional
-
-NOT_YET_LIVE = ("sensor: live capture is not available in this build yet; "
-                "use 'sensor replay TRACE.scap -r RULES' or 'sensor rules validate'")
-
 
 def _load(files: list[str]):
     from .compile.loader import Loader
@@ -97,14 +93,15 @@ def cmd_fields(as_json: bool) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sensor",
-        description="Runtime-security sensor speaking Falco's rules language. This build "
-                    "checks and lists rules files, lists fields, and replays .scap traces "
-                    "through the rules ('sensor replay'); live capture ('sensor run') is "
-                    "not available yet.")
+        description="Runtime-security sensor speaking Falco's rules language: live capture "
+                    "with eBPF ('sensor run', the default: needs root), replay of .scap "
+                    "traces ('sensor replay'), checking and listing rules files, listing "
+                    "fields.")
     p.add_argument("-V", dest="validate_files", action="append", metavar="FILE",
                    help="validate a rules file (Falco's -V; repeatable)")
     p.add_argument("-r", dest="rules_files", action="append", metavar="FILE",
-                   help="rules file or directory, for -L (repeatable)")
+                   help="rules file or directory, loaded in order (repeatable); for live "
+                        "capture the default is the rules/ directory")
     p.add_argument("-L", dest="list_rules", action="store_true",
                    help="list the rules of the -r files (Falco's -L)")
     p.add_argument("--list", dest="list_fields", action="store_true",
@@ -113,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-e", dest="trace", metavar="TRACE",
                    help="replay a .scap trace with the -r rules (Falco's -e)")
     _replay_options(p, rules=False)
+    _live_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     rules = sub.add_parser("rules", help="check or list rules files")
@@ -128,7 +126,14 @@ def _parser() -> argparse.ArgumentParser:
     fields = sub.add_parser("fields", help="list the fields conditions and outputs may use")
     fields.add_argument("--json", action="store_true", help="print JSON")
 
-    sub.add_parser("run", help="live capture (not available in this build yet)")
+    text = ("capture live with eBPF (root) and print the alerts of the rules; prints a line "
+            "containing 'ready' on stderr once capturing; SIGINT/SIGTERM or -M end it (exit 0); "
+            "exit 2 when live capture is impossible here")
+    run = sub.add_parser("run", help="live capture (the default command)", description=text)
+    _replay_options(run, rules=True)
+    _live_options(run)
+    run.add_argument("--json", action="store_true",
+                     help="one JSON object per alert (same as -o json_output=true)")
 
     text = ("replay a .scap trace (sysdig/Falco format, gzip or not) through the rules and "
             "print the alerts; exit 0, or 1 if the trace is corrupt (after the alerts of "
@@ -169,6 +174,13 @@ def _replay_options(p, rules: bool) -> None:
                    help="disable the rules with this tag (repeatable)")
 
 
+def _live_options(p) -> None:
+    p.add_argument("-M", dest="duration", type=float, metavar="SECONDS",
+                   help="stop capturing after SECONDS (Falco's -M)")
+    p.add_argument("--write", metavar="OUT.scap",
+                   help="also write the captured events to a .scap file")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -192,101 +204,10 @@ def _dispatch(args) -> int:
             print("sensor: -L needs at least one -r FILE", file=sys.stderr)
             return 2
         return cmd_list(args.rules_files, args.json)
+    from .cli_capture import cmd_replay, cmd_run
     if args.command == "replay" or (args.command is None and args.trace):
         return cmd_replay(args)
-    print(NOT_YET_LIVE, file=sys.stderr)
-    return 2
-
-
-def cmd_replay(args) -> int:
-    from .compile.errors import RulesError
-    from .config import Config, ConfigError
-    from .engine import Engine
-    from .capture.scap_reader import ScapError
-    from .outputs.formats import Formatter, log_prefix
-    from .replay import Progress, SelectionError, filter_engine, replay, select_rules
-
-    trace = getattr(args, "trace", None) or getattr(args, "trace_path", None)
-    if not trace:
-        print("sensor replay: which trace? give TRACE.scap (or -e TRACE)", file=sys.stderr)
-        return 2
-    try:
-        cfg = Config.load(args.config, tuple(args.options))
-        if getattr(args, "json", False):
-            cfg.set_option("json_output=true")
-    except ConfigError as e:
-        print(f"sensor: {e}", file=sys.stderr)
-        return 2
-    files = args.rules_files or _as_list(cfg.get("rules_file"))
-    if not files:
-        print("sensor replay: no rules: give -r RULES (or rules_file in the configuration)",
-              file=sys.stderr)
-        return 2
-    try:
-        engine = Engine(rule_matching=str(cfg.get("rule_matching")))
-        for f in files:
-            engine.load_rules_file(f)
-        select_rules(engine, args.disable, args.tags, args.notags, cfg.get("priority"))
-        write_filter = None
-        if getattr(args, "filter", None):
-            if not getattr(args, "write", None):
-                print("sensor replay: a FILTER needs --write OUT.scap", file=sys.stderr)
-                return 2
-            write_filter = filter_engine(args.filter)
-    except RulesError as e:
-        for msg in e.errors + e.warnings:
-            print(str(msg), file=sys.stderr)
-        return 1
-    except (SelectionError, ValueError, OSError) as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 1
-    iso = bool(cfg.get("time_format_iso_8601"))
-
-    def log(text: str) -> None:
-        print(f"{log_prefix(iso)}: {text}", file=sys.stderr)
-
-    for msg in engine.warnings:
-        log(str(msg))
-    if getattr(args, "workers", 1) > 1:
-        log(f"--workers {args.workers}: this build replays in one process")
-    fmt = Formatter(cfg)
-    out = sys.stdout
-    show = bool(cfg.get("stdout_output.enabled", True))
-
-    def emit(alert):
-        if show:
-            out.write(fmt.line(alert) + "\n")
-
-    progress = None if getattr(args, "no_progress", False) else Progress()
-    try:
-        result = replay(trace, engine, emit, write_path=getattr(args, "write", None),
-                        write_filter=write_filter, progress=progress)
-    except (ScapError, OSError) as e:
-        print(f"sensor: {e}", file=sys.stderr)
-        return 1
-    out.flush()
-    log(_summary(result))
-    if result.error is not None:
-        print(f"sensor: {result.error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _summary(result) -> str:
-    rate = result.events / result.seconds if result.seconds > 0 else 0.0
-    lines = [f"Events read: {result.events}, alerts: {result.alerts} "
-             f"({result.seconds:.2f} s, {rate:,.0f} events/s)"]
-    if result.written:
-        lines.append(f"Events written: {result.written}")
-    for rule, n in sorted(result.by_rule.items()):
-        lines.append(f"   {rule}: {n}")
-    return "\n".join(lines)
-
-
-def _as_list(v) -> list:
-    if not v:
-        return []
-    return [v] if isinstance(v, str) else list(v)
+    return cmd_run(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,184 @@
+"""The capture commands of `sensor`: `replay` (a .scap trace) and `run` (live).
+
+Both load the configuration and the rules the same way (Falco's -c, -o, -r,
+-D, -t, -T), print alerts on stdout in Falco's text or JSON format, and a
+summary on stderr with Falco's log prefix.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_RULES = Path(__file__).resolve().parents[1] / "rules"
+
+
+class _Setup:
+    """Configuration, engine and output of one command, or the exit code of
+    the failure that stopped it (`code`)."""
+
+    def __init__(self, args, command: str, default_rules=()):
+        from .compile.errors import RulesError
+        from .config import Config, ConfigError
+        from .engine import Engine
+        from .outputs.formats import Formatter
+        from .replay import SelectionError, select_rules
+
+        self.code = None
+        self.engine = None
+        try:
+            self.cfg = Config.load(args.config, tuple(args.options))
+            if getattr(args, "json", False):
+                self.cfg.set_option("json_output=true")
+        except ConfigError as e:
+            print(f"sensor: {e}", file=sys.stderr)
+            self.code = 2
+            return
+        files = args.rules_files or _as_list(self.cfg.get("rules_file")) or list(default_rules)
+        if not files:
+            print(f"sensor {command}: no rules: give -r RULES (or rules_file in the "
+                  "configuration)", file=sys.stderr)
+            self.code = 2
+            return
+        try:
+            self.engine = Engine(rule_matching=str(self.cfg.get("rule_matching")))
+            for f in files:
+                self.engine.load_rules_file(f)
+            select_rules(self.engine, args.disable, args.tags, args.notags,
+                         self.cfg.get("priority"))
+        except RulesError as e:
+            for msg in e.errors + e.warnings:
+                print(str(msg), file=sys.stderr)
+            self.code = 1
+            return
+        except (SelectionError, ValueError, OSError) as e:
+            print(f"Error: {e}", file=sys.stderr)
+            self.code = 1
+            return
+        self.iso = bool(self.cfg.get("time_format_iso_8601"))
+        for msg in self.engine.warnings:
+            self.log(str(msg))
+        fmt = Formatter(self.cfg)
+        show = bool(self.cfg.get("stdout_output.enabled", True))
+        out = sys.stdout
+
+        def emit(alert):
+            if show:
+                out.write(fmt.line(alert) + "\n")
+                out.flush()
+        self.emit = emit
+
+    def log(self, text: str) -> None:
+        from .outputs.formats import log_prefix
+        print(f"{log_prefix(self.iso)}: {text}", file=sys.stderr, flush=True)
+
+
+def cmd_replay(args) -> int:
+    from .capture.scap_reader import ScapError
+    from .replay import Progress, filter_engine, replay
+
+    trace = getattr(args, "trace", None) or getattr(args, "trace_path", None)
+    if not trace:
+        print("sensor replay: which trace? give TRACE.scap (or -e TRACE)", file=sys.stderr)
+        return 2
+    setup = _Setup(args, "replay")
+    if setup.code is not None:
+        return setup.code
+    write_filter = None
+    if getattr(args, "filter", None):
+        if not getattr(args, "write", None):
+            print("sensor replay: a FILTER needs --write OUT.scap", file=sys.stderr)
+            return 2
+        from .compile.errors import RulesError
+        try:
+            write_filter = filter_engine(args.filter)
+        except RulesError as e:
+            for msg in e.errors:
+                print(str(msg), file=sys.stderr)
+            return 1
+    if getattr(args, "workers", 1) > 1:
+        setup.log(f"--workers {args.workers}: this build replays in one process")
+    progress = None if getattr(args, "no_progress", False) else Progress()
+    try:
+        result = replay(trace, setup.engine, setup.emit, write_path=getattr(args, "write", None),
+                        write_filter=write_filter, progress=progress)
+    except (ScapError, OSError) as e:
+        print(f"sensor: {e}", file=sys.stderr)
+        return 1
+    setup.log(_summary(result, "read"))
+    if result.error is not None:
+        print(f"sensor: {result.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_run(args) -> int:
+    """Live capture until SIGINT/SIGTERM or -M seconds; exit 0, 2 when capture
+    is impossible here (not root, no BTF, probes refused)."""
+    from .capture.bpf_loader import BpfError, require_live_capture
+    try:
+        require_live_capture()
+    except BpfError as e:
+        print(f"sensor: {e}", file=sys.stderr)
+        return 2
+    from .run import run_live
+    setup = _Setup(args, "run", default_rules=[str(DEFAULT_RULES)])
+    if setup.code is not None:
+        return setup.code
+    stopping = []
+    deadline = None
+
+    def on_signal(signum, frame):
+        stopping.append(signum)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_ready(syscalls):
+        nonlocal deadline
+        if args.duration is not None:
+            deadline = time.monotonic() + args.duration
+        setup.log(f"Capture ready: {len(syscalls)} syscalls attached: {', '.join(syscalls)}")
+
+    def stop() -> bool:
+        return bool(stopping) or (deadline is not None and time.monotonic() >= deadline)
+
+    try:
+        result = run_live(setup.engine, setup.emit, stop=stop, on_ready=on_ready,
+                          write_path=getattr(args, "write", None),
+                          ring_bytes=int(setup.cfg.get("capture.ring_bytes")))
+    except BpfError as e:
+        print(f"sensor: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"sensor: {e}", file=sys.stderr)
+        return 1
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    setup.log(_summary(result, "captured"))
+    return 0
+
+
+def _summary(result, verb: str) -> str:
+    rate = result.events / result.seconds if result.seconds > 0 else 0.0
+    lines = [f"Events {verb}: {result.events}, alerts: {result.alerts} "
+             f"({result.seconds:.2f} s, {rate:,.0f} events/s)"]
+    if result.written:
+        lines.append(f"Events written: {result.written}")
+    drops = getattr(result, "kernel_drops", None)
+    if drops is not None:
+        total = sum(drops.values())
+        lines.append(f"Kernel drops: {total}" + (" (" + ", ".join(
+            f"{name}: {n}" for name, n in sorted(drops.items())) + ")" if total else ""))
+    if getattr(result, "bad_records", 0):
+        lines.append(f"Malformed records dropped: {result.bad_records}")
+    for rule, n in sorted(result.by_rule.items()):
+        lines.append(f"   {rule}: {n}")
+    return "\n".join(lines)
+
+
+def _as_list(v) -> list:
+    if not v:
+        return []
+    return [v] if isinstance(v, str) else list(v)

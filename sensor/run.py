@@ -1,0 +1,103 @@
+"""`sensor run`: live capture through the state engine and the rules.
+
+    probes (kernel) -> ring -> decode -> state engine -> engine -> alerts
+                                                      -> writer (optional .scap)
+
+The rules are compiled before anything is attached, so that `ready` means
+events are being captured and evaluated.  The probes attached are those the
+rules' event types need plus those the state engine needs (probes.py).  The
+loop ends when `stop()` says so (a signal, the -M deadline); the ring is then
+drained, so nothing the kernel captured before the end is left unread.
+Records the kernel could not put in the ring are counted per event type and
+reported, never lost silently.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .capture.live import LiveCapture
+from .capture.probes import Probes, syscalls_for
+from .capture.state import StateEngine
+from .engine import Engine
+from .outputs.alert import Alert, AlertRenderer
+from .events.ppm_table import EVENTS
+
+
+@dataclass
+class RunResult:
+    events: int = 0
+    batches: int = 0
+    alerts: int = 0
+    written: int = 0
+    by_rule: Counter = field(default_factory=Counter)
+    kernel_drops: Counter = field(default_factory=Counter)   # event name -> records lost
+    bad_records: int = 0
+    syscalls: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
+             stop: Callable[[], bool], on_ready: Callable[[list], None] = lambda s: None,
+             write_path: Optional[str] = None, ring_bytes: Optional[int] = None,
+             batch_rows: int = 65536) -> RunResult:
+    """Capture until stop() is true.  Raises BpfError (with what to do) when
+    the probes cannot be loaded or attached."""
+    result = RunResult()
+    engine.compile()
+    syscalls = syscalls_for(engine.event_types())
+    opts = {} if ring_bytes is None else {"ring_bytes": ring_bytes}
+    probes = Probes.open(syscalls, **opts)
+    live = None
+    writer = None
+    try:
+        live = LiveCapture(probes)
+        state = StateEngine()
+        state.seed(live.snapshot)
+        if write_path is not None:
+            from .capture.scap_writer import ScapWriter
+            writer = ScapWriter(write_path, live.snapshot)
+        renderer = AlertRenderer()
+        result.syscalls = list(syscalls)
+        t0 = time.monotonic()
+        on_ready(result.syscalls)
+        for B in live.batches(batch_rows, stop=stop):
+            B = state.process(B)
+            P, C = state.P, state.C
+            for alert in renderer.alerts(engine.evaluate(B, P, C), B, P, C):
+                result.alerts += 1
+                result.by_rule[alert.rule] += 1
+                on_alert(alert)
+            if writer is not None:
+                writer.write_rows(B)
+                result.written += int(B.n[0])
+            result.events += int(B.n[0])
+            result.batches += 1
+            state.release(state.end_batch())
+        result.seconds = time.monotonic() - t0
+        result.bad_records = live.bad_records
+        result.kernel_drops = drops_by_event(probes.drops())
+    finally:
+        if writer is not None:
+            writer.close()
+        if live is not None:
+            live.close()
+        else:
+            probes.close()
+    return result
+
+
+def drops_by_event(drops) -> Counter:
+    """The drops map (by event code) as event names -> count."""
+    from .capture import bpf_abi as A
+    names = {}
+    for code, name, *_ in EVENTS:
+        names[code] = names[code + 1] = name
+    out = Counter()
+    for code in drops.nonzero()[0]:
+        code = int(code)
+        label = "bad record" if code == A.CODE_BAD_BUILD else names.get(code, f"code {code}")
+        out[label] += int(drops[code])
+    return out
