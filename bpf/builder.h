@@ -210,10 +210,13 @@ static __always_inline void stash_user_str(struct stash *st, int k, const void *
 	st->len[k & 1] = n > 0 ? n : 0;
 }
 
-/* String k of the stash when there is one, else read from user memory now. */
+/* String k of the stash when the entry read it, else read from user memory
+ * now: the probe may have been attached mid-call, or the page was not in
+ * memory at entry (a probe cannot fault it in; the syscall then did).  An
+ * empty string takes 1 byte (its NUL), so a length of 0 means nothing read. */
 static __always_inline void ev_arg_str(struct ev *e, struct stash *st, int k, const void *uptr)
 {
-	if (st)
+	if (st && st->len[k & 1] > 0)
 		ev_kernel_bytes(e, st->str[k & 1], st->len[k & 1], SENSOR_MAX_STR);
 	else
 		ev_user_str(e, uptr);

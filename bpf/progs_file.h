@@ -19,21 +19,6 @@
 /* fd arguments are C ints: the driver writes them sign-extended to 64 bits. */
 #define FD_ARG(x) ((s64)(s32)(x))
 
-/* The file an fd of the current task refers to, or NULL. */
-static __always_inline struct file *fd_file(long fd)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct files_struct *files = BPF_CORE_READ(t, files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	u32 max = BPF_CORE_READ(fdt, max_fds);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	if (fd < 0 || fd >= max)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 /* dev (as user space sees st_dev: the kernel's new_encode_dev, like the
  * driver) and ino of an open file; 0 and 0 without one. */
 static __always_inline void ev_file_dev_ino(struct ev *e, struct file *f)
@@ -56,17 +41,6 @@ static __always_inline u32 file_created_ppm(struct file *f)
 	if (!f)
 		return 0;
 	return (BPF_CORE_READ(f, f_mode) & K_FMODE_CREATED) ? PPM_O_F_CREATED : 0;
-}
-
-/* String k of the stash, else read from the caller's memory now: also when the
- * entry could not read it (a page not present then: a probe cannot fault it
- * in, the syscall then did).  An empty string is 1 byte (its NUL), so 0 means
- * nothing was read. */
-static __always_inline void ev_path_arg(struct ev *e, struct stash *st, int k, const void *uptr)
-{
-	if (st && st->len[k & 1] == 0)
-		st = NULL;
-	ev_arg_str(e, st, k, uptr);
 }
 
 /* Entries that only stash one or two user strings (arguments a, b). */
@@ -102,7 +76,7 @@ SYSCALL_EXIT(open)
 	struct file *f = ret >= 0 ? fd_file(ret) : NULL;
 	u64 flags = SC_ARG2(regs);
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, open_flags_ppm(flags) | file_created_ppm(f));
 	ev_u32(&e, open_mode_ppm(flags, SC_ARG3(regs)));
 	ev_file_dev_ino(&e, f);
@@ -122,7 +96,7 @@ SYSCALL_EXIT(openat)
 	u64 flags = SC_ARG3(regs);
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, open_flags_ppm(flags) | file_created_ppm(f));
 	ev_u32(&e, open_mode_ppm(flags, SC_ARG4(regs)));
 	ev_file_dev_ino(&e, f);
@@ -161,7 +135,7 @@ SYSCALL_EXIT(openat2)
 	struct file *f = ret >= 0 ? fd_file(ret) : NULL;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, open_flags_ppm(how.flags) | file_created_ppm(f));
 	ev_u32(&e, open_mode_ppm(how.flags, how.mode));
 	ev_u32(&e, openat2_resolve_ppm(how.resolve));
@@ -178,7 +152,7 @@ SYSCALL_EXIT(creat)
 	if (!ev_begin(&e, EV_CREAT, EV_CREAT_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, open_mode_ppm(K_O_CREAT, SC_ARG2(regs)));
 	ev_dev_ino(&e, ret);
 	ev_submit(&e);
@@ -255,7 +229,7 @@ SYSCALL_EXIT(chdir)
 	if (!ev_begin(&e, EV_CHDIR, EV_CHDIR_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -283,8 +257,8 @@ SYSCALL_EXIT(rename)
 	if (!ev_begin(&e, EV_RENAME, EV_RENAME_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 1, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 1, UPTR(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -299,9 +273,9 @@ SYSCALL_EXIT(renameat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_s64(&e, FD_ARG(SC_ARG3(regs)));
-	ev_path_arg(&e, st, 1, UPTR(SC_ARG4(regs)));
+	ev_arg_str(&e, st, 1, UPTR(SC_ARG4(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -316,9 +290,9 @@ SYSCALL_EXIT(renameat2)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_s64(&e, FD_ARG(SC_ARG3(regs)));
-	ev_path_arg(&e, st, 1, UPTR(SC_ARG4(regs)));
+	ev_arg_str(&e, st, 1, UPTR(SC_ARG4(regs)));
 	ev_u32(&e, renameat2_flags_ppm(SC_ARG5(regs)));
 	ev_submit(&e);
 	return 0;
@@ -333,7 +307,7 @@ SYSCALL_EXIT(unlink)
 	if (!ev_begin(&e, EV_UNLINK, EV_UNLINK_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -348,7 +322,7 @@ SYSCALL_EXIT(unlinkat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, unlinkat_flags_ppm(SC_ARG3(regs)));
 	ev_submit(&e);
 	return 0;
@@ -363,7 +337,7 @@ SYSCALL_EXIT(mkdir)
 	if (!ev_begin(&e, EV_MKDIR, EV_MKDIR_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, SC_ARG2(regs));
 	ev_submit(&e);
 	return 0;
@@ -379,7 +353,7 @@ SYSCALL_EXIT(mkdirat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, SC_ARG3(regs));
 	ev_submit(&e);
 	return 0;
@@ -394,7 +368,7 @@ SYSCALL_EXIT(rmdir)
 	if (!ev_begin(&e, EV_RMDIR, EV_RMDIR_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -408,8 +382,8 @@ SYSCALL_EXIT(symlink)
 	if (!ev_begin(&e, EV_SYMLINK, EV_SYMLINK_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 1, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 1, UPTR(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -423,9 +397,9 @@ SYSCALL_EXIT(symlinkat)
 	if (!ev_begin(&e, EV_SYMLINKAT, EV_SYMLINKAT_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_s64(&e, FD_ARG(SC_ARG2(regs)));
-	ev_path_arg(&e, st, 1, UPTR(SC_ARG3(regs)));
+	ev_arg_str(&e, st, 1, UPTR(SC_ARG3(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -439,8 +413,8 @@ SYSCALL_EXIT(link)
 	if (!ev_begin(&e, EV_LINK, EV_LINK_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 1, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 1, UPTR(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;
 }
@@ -455,9 +429,9 @@ SYSCALL_EXIT(linkat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_s64(&e, FD_ARG(SC_ARG3(regs)));
-	ev_path_arg(&e, st, 1, UPTR(SC_ARG4(regs)));
+	ev_arg_str(&e, st, 1, UPTR(SC_ARG4(regs)));
 	ev_u32(&e, linkat_flags_ppm(SC_ARG5(regs)));
 	ev_submit(&e);
 	return 0;
@@ -474,7 +448,7 @@ SYSCALL_EXIT(chmod)
 	if (!ev_begin(&e, EV_CHMOD, EV_CHMOD_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, chmod_mode_ppm(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;
@@ -503,7 +477,7 @@ SYSCALL_EXIT(fchmodat)
 		return 0;
 	ev_s64(&e, ret);
 	ev_s64(&e, FD_ARG(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG2(regs)));
 	ev_u32(&e, chmod_mode_ppm(SC_ARG3(regs)));
 	ev_submit(&e);
 	return 0;
@@ -538,8 +512,8 @@ SYSCALL_EXIT(mount)
 	if (!ev_begin(&e, EV_MOUNT, EV_MOUNT_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
-	ev_path_arg(&e, st, 1, UPTR(SC_ARG2(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 1, UPTR(SC_ARG2(regs)));
 	if (st && st->args[5] > 0 && st->args[5] < MOUNT_TYPE_MAX)      /* read whole */
 		ev_kernel_bytes(&e, st->args, st->args[5], MOUNT_TYPE_MAX);
 	else
@@ -558,7 +532,7 @@ SYSCALL_EXIT(memfd_create)
 	if (!ev_begin(&e, EV_MEMFD_CREATE, EV_MEMFD_CREATE_N))
 		return 0;
 	ev_s64(&e, ret);
-	ev_path_arg(&e, st, 0, UPTR(SC_ARG1(regs)));
+	ev_arg_str(&e, st, 0, UPTR(SC_ARG1(regs)));
 	ev_u32(&e, memfd_flags_ppm(SC_ARG2(regs)));
 	ev_submit(&e);
 	return 0;

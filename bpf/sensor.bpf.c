@@ -12,6 +12,7 @@
 #include "maps.h"
 #include "builder.h"
 #include "flags.h"
+#include "files.h"
 #include "task.h"
 #include "progs_proc.h"
 #include "progs_file.h"

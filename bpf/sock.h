@@ -43,25 +43,10 @@ static __always_inline u32 sock_family_ppm(u64 domain)
 	return domain <= K_PPM_AF_MAX ? domain : 0;
 }
 
-/* The struct file of fd in the current task, or NULL. */
-static __always_inline struct file *sock_fd_file(long fd)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct files_struct *files = BPF_CORE_READ(t, files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	u32 max = BPF_CORE_READ(fdt, max_fds);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	if (fd < 0 || fd >= max)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 /* The kernel socket behind fd, or NULL when fd is not a socket. */
 static __always_inline struct sock *sock_of_fd(long fd)
 {
-	struct file *f = sock_fd_file(fd);
+	struct file *f = fd_file(fd);
 	if (!f)
 		return NULL;
 	u16 mode = BPF_CORE_READ(f, f_inode, i_mode);

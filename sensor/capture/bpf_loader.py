@@ -1,11 +1,11 @@
 """Load BPF objects with libbpf (libbpf.so.1) through ctypes.
 
     obj = BpfObject("bpf/build/sensor.bpf.o")
-    obj.set_autoload("fexit_openat", False)
+    obj.set_autoload("sys_exit_openat", False)
     obj.set_map_size("events", 64 << 20)
     obj.set_rodata(settings_bytes)
     obj.load()
-    obj.attach("fexit_execve")
+    obj.attach("sys_exit_execve")
     fd = obj.map_fd("events")
     ...
     obj.close()
