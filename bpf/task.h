@@ -262,6 +262,105 @@ static __always_inline void ev_task_usage(struct ev *e, struct task_struct *t)
 	ev_kernel_str(e, t->comm);
 }
 
+/* Whether id (a kernel uid or gid) has a mapping in the user namespace map
+ * (map_id_up: some extent's kernel range holds it).  The initial namespace
+ * maps every id; maps of more than 5 extents are sorted trees, not read here
+ * (counted as mapped). */
+static __always_inline bool id_mapped(struct uid_gid_map *map, u32 id)
+{
+	u32 n = BPF_CORE_READ(map, nr_extents);
+	if (n > 5)
+		return true;
+	for (int j = 0; j < 5; j++) {
+		if (j >= n)
+			break;
+		u32 lower = BPF_CORE_READ(map, extent[j].lower_first);
+		u32 count = BPF_CORE_READ(map, extent[j].count);
+		if (id >= lower && id - lower < count)
+			return true;
+	}
+	return false;
+}
+
+/* Whether gid is one of the supplementary groups (sorted: binary search). */
+static __always_inline bool in_groups(const struct cred *cred, u32 gid)
+{
+	struct group_info *gi = BPF_CORE_READ(cred, group_info);
+	if (!gi)
+		return false;
+	u32 left = 0, right = BPF_CORE_READ(gi, ngroups);
+	for (int j = 0; j < 17; j++) {          /* log2(NGROUPS_MAX) + 1 */
+		if (left >= right)
+			break;
+		u32 mid = (left + right) / 2;
+		u32 g = BPF_CORE_READ(gi, gid[mid & 0xffff].val);
+		if (gid > g)
+			left = mid + 1;
+		else if (gid < g)
+			right = mid;
+		else
+			return true;
+	}
+	return false;
+}
+
+#define K_SB_RDONLY       1
+#define K_S_IMMUTABLE     8
+#define K_MNT_READONLY    0x40
+#define K_CAP_DAC_OVERRIDE 1
+#define K_CAP_FOWNER      3
+
+/* The driver's EXE_WRITABLE: could the task write its executable?  As the
+ * kernel's permission check without ACLs: a read-only filesystem or mount
+ * (the driver looks at the superblock only) or an immutable inode: no; the
+ * owner: yes (it can chmod); else the mode's group (fsgid or a supplementary
+ * group) or other write bit; else CAP_DAC_OVERRIDE (owner and group mapped in
+ * the task's user namespace) or CAP_FOWNER (owner mapped). */
+static __always_inline bool exe_writable(struct task_struct *t, struct file *exe,
+					 struct inode *ino)
+{
+	u16 mode = BPF_CORE_READ(ino, i_mode);
+	u16 fmt = mode & 0170000;
+	bool rw_type = fmt == 0100000 || fmt == 0040000 || fmt == 0120000;
+	if (((BPF_CORE_READ(ino, i_sb, s_flags) & K_SB_RDONLY) && rw_type) ||
+	    (BPF_CORE_READ(exe, f_path.mnt, mnt_flags) & K_MNT_READONLY))
+		return false;
+	if (BPF_CORE_READ(ino, i_flags) & K_S_IMMUTABLE)
+		return false;
+	const struct cred *cred = BPF_CORE_READ(t, cred);
+	u32 i_uid = BPF_CORE_READ(ino, i_uid.val);
+	u32 i_gid = BPF_CORE_READ(ino, i_gid.val);
+	if (i_uid == (u32)-1 || i_gid == (u32)-1)
+		return false;
+	if (BPF_CORE_READ(cred, fsuid.val) == i_uid)
+		return true;
+	if (BPF_CORE_READ(cred, fsgid.val) == i_gid || in_groups(cred, i_gid))
+		mode >>= 3;
+	if (mode & 02)
+		return true;
+	u64 caps = BPF_CORE_READ(cred, cap_effective.val);
+	struct user_namespace *ns = BPF_CORE_READ(cred, user_ns);
+	if (!ns)
+		return false;
+	bool uid_ok = id_mapped(&ns->uid_map, i_uid);
+	if ((caps & (1ULL << K_CAP_DAC_OVERRIDE)) && uid_ok && id_mapped(&ns->gid_map, i_gid))
+		return true;
+	return (caps & (1ULL << K_CAP_FOWNER)) && uid_ok;
+}
+
+/* A file made by memfd_create: the root of the internal shmem (or hugetlbfs)
+ * mount, named "memfd:<name>", as the driver tells it. */
+static __always_inline bool exe_from_memfd(struct file *exe)
+{
+	struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+	if (!d || BPF_CORE_READ(d, d_parent) != d)
+		return false;
+	char name[8] = {};
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(d, d_name.name));
+	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
+	       name[4] == 'd' && name[5] == ':';
+}
+
 /* The driver's execve flags: EXE_WRITABLE 1, EXE_UPPER_LAYER 2, EXE_FROM_MEMFD 4. */
 static __always_inline u32 exe_flags(struct task_struct *t, struct file *exe)
 {
@@ -269,21 +368,16 @@ static __always_inline u32 exe_flags(struct task_struct *t, struct file *exe)
 		return 0;
 	struct inode *ino = BPF_CORE_READ(exe, f_inode);
 	u32 flags = 0;
-	u32 euid = BPF_CORE_READ(t, cred, euid.val);
-	u32 egid = BPF_CORE_READ(t, cred, egid.val);
-	u16 mode = BPF_CORE_READ(ino, i_mode);
-	if (euid == 0 || (BPF_CORE_READ(ino, i_uid.val) == euid && (mode & 0200)) ||
-	    (BPF_CORE_READ(ino, i_gid.val) == egid && (mode & 020)) || (mode & 02))
+	if (exe_writable(t, exe, ino))
 		flags |= 1;
 	if (BPF_CORE_READ(ino, i_sb, s_magic) == OVERLAYFS_MAGIC) {
+		/* the overlay inode's upper dentry, when the file has been copied up */
 		struct ovl_inode *ovl = container_of(ino, struct ovl_inode, vfs_inode);
-		if (BPF_CORE_READ(ovl, __upperdentry))
+		struct dentry *upper = BPF_CORE_READ(ovl, __upperdentry);
+		if (upper && BPF_CORE_READ(upper, d_inode, i_ino))
 			flags |= 2;
 	}
-	char name[8] = {};
-	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
-	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
-	    name[4] == 'd' && name[5] == ':' && BPF_CORE_READ(ino, __i_nlink) == 0)
+	if (exe_from_memfd(exe))
 		flags |= 4;
 	return flags;
 }

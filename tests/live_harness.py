@@ -5,7 +5,7 @@
     e.name, e.code, e.tid, e.res, e.args["name"], e.text("flags")
 
 Only the programs of the named syscalls are loaded (plus the process-exit
-tracepoint, and the fork one with the clone family).  The test process is not
+tracepoint).  The test process is not
 excluded: its own syscalls are the point.  Events are decoded by the same
 .scap decoder as live capture, without the state engine: `.args` holds the
 parameters as the probes wrote them (numbers, bytes; strings without NUL),

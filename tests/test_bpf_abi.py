@@ -51,6 +51,8 @@ def test_state_syscalls_are_always_attached():
     assert "ptrace" not in got and "symlink" not in got
     assert "symlink" in syscalls_for({ET.type_id("symlink")})
     assert set(syscalls_for(None)) == set(A.SYSCALLS)
+    only_execveat = syscalls_for({ET.type_id("execveat")}, state=False)
+    assert only_execveat == ["execve", "execveat"]     # its successes leave through execve
 
 
 @pytest.mark.skipif(not object_path().is_file(), reason="bpf/build/sensor.bpf.o is not built "

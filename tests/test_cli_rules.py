@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,11 +140,15 @@ def test_fields(capsys):
     assert code == 0 and "proc.name" in text
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root")
 @pytest.mark.parametrize("argv", [[], ["run"]])
-def test_live_capture_is_not_pretended(capsys, argv):
-    code, out, err = run(capsys, *argv)
-    assert code == 2 and out == ""
-    assert len(err.strip().splitlines()) == 1 and "not available in this build yet" in err
+def test_live_run_rejects_a_bad_ring_size(capsys, bad, argv):
+    code, out, err = run(capsys, *argv, "-r", bad, "-M", "1")
+    assert code == 1 and out == "" and "LOAD_ERR_COMPILE_CONDITION" in err
+    good = Path(__file__).parent / "rules" / "live_rules.yaml"
+    code, out, err = run(capsys, *argv, "-r", str(good), "-M", "1",
+                         "-o", "capture.ring_bytes=1000")
+    assert code == 2 and out == "" and "power of two" in err
 
 
 def test_replay_without_a_trace_says_so(capsys):
@@ -156,8 +161,8 @@ def test_help_tells_the_truth(capsys):
         cli.main(["--help"])
     out = capsys.readouterr().out
     assert info.value.code == 0
-    assert "not available yet" in out and "rules" in out and "fields" in out
-    assert "replays .scap traces" in out
+    assert "live capture" in out and "rules" in out and "fields" in out
+    assert "replay of .scap traces" in out and "-M SECONDS" in out
 
 
 def test_usage_errors_exit_2(capsys):

@@ -51,6 +51,8 @@ def syscalls_for(event_types: Optional[Iterable[int]], state: bool = True) -> li
         wanted = {s for s in A.SYSCALLS if s in names}
     if state:
         wanted.update(STATE_SYSCALLS)
+    if "execveat" in wanted:
+        wanted.add("execve")    # a successful execveat leaves through execve's exit
     return [s for s in A.SYSCALLS if s in wanted]
 
 
