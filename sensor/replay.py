@@ -32,15 +32,20 @@ class SelectionError(ValueError):
 
 
 @dataclass
-class ReplayResult:
+class RunCounts:
+    """What a replay or a live run went through."""
     events: int = 0
     batches: int = 0
     alerts: int = 0
     written: int = 0
     by_rule: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+@dataclass
+class ReplayResult(RunCounts):
     by_priority: Counter = field(default_factory=Counter)
     error: Optional[ScapError] = None
-    seconds: float = 0.0
 
 
 def select_rules(engine: Engine, disable=(), tags=(), notags=(),

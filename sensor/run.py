@@ -18,25 +18,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from .capture import bpf_abi as A
 from .capture.live import LiveCapture
 from .capture.probes import Probes, syscalls_for
 from .capture.state import StateEngine
 from .engine import Engine
-from .outputs.alert import Alert, AlertRenderer
 from .events.ppm_table import EVENTS
+from .outputs.alert import Alert, AlertRenderer
+from .replay import RunCounts
 
 
 @dataclass
-class RunResult:
-    events: int = 0
-    batches: int = 0
-    alerts: int = 0
-    written: int = 0
-    by_rule: Counter = field(default_factory=Counter)
+class RunResult(RunCounts):
     kernel_drops: Counter = field(default_factory=Counter)   # event name -> records lost
     bad_records: int = 0
     syscalls: list = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
@@ -91,7 +87,6 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
 
 def drops_by_event(drops) -> Counter:
     """The drops map (by event code) as event names -> count."""
-    from .capture import bpf_abi as A
     names = {}
     for code, name, *_ in EVENTS:
         names[code] = names[code + 1] = name

@@ -11,9 +11,9 @@ import pytest
 
 from sensor.capture import bpf_loader
 from sensor.capture.bpf_loader import BpfError, BpfObject, require_live_capture
-from test_bpf_ring import (bpf_objects, drain_all, drops, open_producer,  # noqa: F401
-                           producer_rodata, pytestmark, trigger)
+from bpf_producer import drain_all, drops, needs_producer, open_producer, producer_rodata, trigger
 
+pytestmark = needs_producer
 
 
 def test_missing_object(tmp_path):
