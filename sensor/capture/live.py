@@ -14,6 +14,7 @@ seen by one or the other (or both: the state engine keeps the first).
 from __future__ import annotations
 
 import os
+import time
 from typing import Callable, Iterator
 
 import numpy as np
@@ -40,6 +41,7 @@ class LiveCapture:
         self.probes = probes
         self.ring = BpfRing(probes.ring_fd, probes.ring_size)
         self.staging = np.zeros(max(STAGING_BYTES, 2 * A.MAX_EVENT), np.uint8)
+        self.sweep_bytes = probes.wakeup_bytes
         self.events = 0
         self.bad_records = 0
         probes.attach()
@@ -47,15 +49,26 @@ class LiveCapture:
 
     def batches(self, capacity: int = 65536, stop: Callable[[], bool] = lambda: False,
                 poll_s: float = POLL_S) -> Iterator:
-        """Batches until stop() is true; then what the ring still holds.  A batch
-        is yielded after every sweep that found events, so alerts are not held
-        back on a quiet machine."""
+        """Batches until stop() is true; then what the ring still holds.
+
+        The ring is swept every poll_s, or at once when more than sweep_bytes
+        wait (the probes wake us then): a busy machine gets big batches, a quiet
+        one its alerts within poll_s, and neither a sweep per trickle of events
+        (each batch has a fixed cost in Python)."""
         stats = np.zeros(2, np.int64)
+        last = time.monotonic()
         while True:
             stopping = stop()
-            if not stopping and not self.ring.pending():
-                self.ring.wait(poll_s)
-                continue
+            pending = self.ring.pending()
+            if not stopping and pending < self.sweep_bytes:
+                left = last + poll_s - time.monotonic()
+                if left > 0:
+                    if pending:
+                        time.sleep(min(left, 0.005))
+                    else:
+                        self.ring.wait(left)
+                    continue
+            last = time.monotonic()
             end = self.ring.drain(self.staging, 0)
             if end:
                 yield from self._decode(end, capacity, stats)

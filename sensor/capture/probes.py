@@ -81,11 +81,12 @@ class Probes:
     """The loaded and (after attach()) attached probes."""
 
     def __init__(self, obj: BpfObject, syscalls: list[str], programs: list[str],
-                 ring_size: int):
+                 ring_size: int, wakeup_bytes: int):
         self.obj = obj
         self.syscalls = syscalls
         self.programs = programs
         self.ring_size = ring_size
+        self.wakeup_bytes = wakeup_bytes
         self.ring_fd = obj.map_fd("events")
 
     @classmethod
@@ -106,9 +107,10 @@ class Probes:
                 obj.set_autoload(name, name in keep)
             obj.set_map_size("events", ring_bytes)
             obj.set_map_size("scratch_map", BpfObject.num_possible_cpus())
+            wakeup_bytes = min(wakeup_bytes, ring_bytes // 4)
             obj.set_rodata(A.SETTINGS.pack(boot_to_epoch_ns(), wakeup_bytes))
             obj.load()
-            probes = cls(obj, syscalls, programs, ring_bytes)
+            probes = cls(obj, syscalls, programs, ring_bytes, wakeup_bytes)
             if exclude_self:
                 probes.exclude(os.getpid())
             return probes
