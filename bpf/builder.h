@@ -27,7 +27,14 @@ struct ev {
 static __always_inline bool skip_current(void)
 {
 	u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	return bpf_map_lookup_elem(&excluded, &tgid) != NULL;
+	u32 key = tgid & (SENSOR_EXCLUDED_SETS - 1);
+	struct excluded_set *set = bpf_map_lookup_elem(&excluded, &key);
+	if (!set)
+		return false;
+	for (int i = 0; i < SENSOR_EXCLUDED_WAYS; i++)
+		if (set->tgid[i] == tgid)
+			return true;
+	return false;
 }
 
 static __always_inline void count_drop(u32 code)

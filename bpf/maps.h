@@ -17,12 +17,17 @@ struct {
 	__type(value, u64);
 } drops SEC(".maps");
 
-/* Thread groups whose syscalls are not captured: the sensor's own. */
+/* Thread groups whose syscalls are not captured: the sensor's own.  An array
+ * of small sets indexed by the tgid's low bits: every probe checks it, and an
+ * array lookup is inlined where a hash lookup is a helper call. */
+struct excluded_set {
+	u32 tgid[SENSOR_EXCLUDED_WAYS];
+};
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SENSOR_MAX_EXCLUDED);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SENSOR_EXCLUDED_SETS);
 	__type(key, u32);
-	__type(value, u32);
+	__type(value, struct excluded_set);
 } excluded SEC(".maps");
 
 /* One record is built here, then copied into the ring in one piece: the ring

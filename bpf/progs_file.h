@@ -23,11 +23,11 @@
  * driver) and ino of an open file; 0 and 0 without one. */
 static __always_inline void ev_file_dev_ino(struct ev *e, struct file *f)
 {
-	struct inode *ino = f ? BPF_CORE_READ(f, f_inode) : NULL;
-	u32 dev = ino ? BPF_CORE_READ(ino, i_sb, s_dev) : 0;
+	struct inode *ino = f ? f->f_inode : NULL;
+	u32 dev = ino ? ino->i_sb->s_dev : 0;
 	u32 major = dev >> 20, minor = dev & 0xfffff;
 	ev_u32(e, (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12));
-	ev_u64(e, ino ? BPF_CORE_READ(ino, i_ino) : 0);
+	ev_u64(e, ino ? ino->i_ino : 0);
 }
 
 static __always_inline void ev_dev_ino(struct ev *e, long fd)
@@ -40,7 +40,7 @@ static __always_inline u32 file_created_ppm(struct file *f)
 {
 	if (!f)
 		return 0;
-	return (BPF_CORE_READ(f, f_mode) & K_FMODE_CREATED) ? PPM_O_F_CREATED : 0;
+	return (f->f_mode & K_FMODE_CREATED) ? PPM_O_F_CREATED : 0;
 }
 
 /* Entries that only stash one or two user strings (arguments a, b). */

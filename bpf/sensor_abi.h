@@ -26,7 +26,8 @@
 #define SENSOR_MAX_STR         4096    /* one path or string parameter */
 #define SENSOR_MAX_ARGS        4096    /* argv or environment bytes */
 #define SENSOR_STASH_STRS      2       /* strings read at syscall entry, per thread */
-#define SENSOR_MAX_EXCLUDED    1024    /* entries of the excluded map */
+#define SENSOR_EXCLUDED_SETS   256     /* the excluded map: sets of tgids, by tgid's low bits */
+#define SENSOR_EXCLUDED_WAYS   4       /* tgids per set */
 #define SENSOR_DEFAULT_CPUS    64      /* scratch_map entries unless the loader sets them */
 
 /* Settings the loader writes into .rodata before load. */

@@ -19,7 +19,7 @@ def test_abi_header_numbers_match_python():
     for name in ("BLOCK_LEN", "CPU", "TS", "TID", "EVENT_LEN", "CODE", "NPARAMS", "LENS"):
         assert d[f"SENSOR_OFF_{name}"] == getattr(A, f"OFF_{name}"), name
     for name in ("EVENT_START", "MAX_EVENT", "MAX_CODES", "MAX_STR", "MAX_ARGS", "STASH_STRS",
-                 "MAX_EXCLUDED", "DEFAULT_CPUS"):
+                 "EXCLUDED_SETS", "EXCLUDED_WAYS", "DEFAULT_CPUS"):
         assert d[f"SENSOR_{name}"] == getattr(A, name), name
 
 

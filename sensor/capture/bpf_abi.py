@@ -22,7 +22,8 @@ CODE_BAD_BUILD = MAX_CODES - 1
 MAX_STR = 4096
 MAX_ARGS = 4096
 STASH_STRS = 2
-MAX_EXCLUDED = 1024
+EXCLUDED_SETS = 256             # the excluded map: sets of tgids by their low bits
+EXCLUDED_WAYS = 4
 DEFAULT_CPUS = 64
 
 # struct sensor_settings: boot_to_epoch_ns, wakeup_bytes

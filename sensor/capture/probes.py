@@ -15,6 +15,7 @@ a little: see docs/LIVE.md).
 from __future__ import annotations
 
 import os
+import struct
 import time
 from pathlib import Path
 from typing import Iterable, Optional
@@ -129,13 +130,33 @@ class Probes:
 
     def exclude(self, tgid: int) -> None:
         """Stop capturing the syscalls of process tgid (the sensor's own)."""
-        self.obj.map_update("excluded", tgid.to_bytes(4, "little"), (1).to_bytes(4, "little"))
+        ways = self._excluded_set(tgid)
+        if tgid in ways:
+            return
+        if 0 not in ways:
+            raise BpfError(f"cannot exclude process {tgid}: {A.EXCLUDED_WAYS} excluded "
+                           f"processes already share its slot ({ways})")
+        ways[ways.index(0)] = tgid
+        self._write_set(tgid, ways)
 
     def include(self, tgid: int) -> None:
-        try:
-            self.obj.map_delete("excluded", tgid.to_bytes(4, "little"))
-        except BpfError:
-            pass
+        """Capture process tgid again."""
+        ways = self._excluded_set(tgid)
+        if tgid in ways:
+            ways[ways.index(tgid)] = 0
+            self._write_set(tgid, ways)
+
+    def _excluded_set(self, tgid: int) -> list:
+        raw = self.obj.map_lookup("excluded", self._set_key(tgid))
+        return list(struct.unpack(f"<{A.EXCLUDED_WAYS}I", raw))
+
+    def _write_set(self, tgid: int, ways: list) -> None:
+        self.obj.map_update("excluded", self._set_key(tgid),
+                            struct.pack(f"<{A.EXCLUDED_WAYS}I", *ways))
+
+    @staticmethod
+    def _set_key(tgid: int) -> bytes:
+        return (tgid & (A.EXCLUDED_SETS - 1)).to_bytes(4, "little")
 
     def drops(self) -> np.ndarray:
         """Records the ring refused, summed over CPUs, indexed by event code
