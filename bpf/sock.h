@@ -49,11 +49,11 @@ static __always_inline struct sock *sock_of_fd(long fd)
 	struct file *f = fd_file(fd);
 	if (!f)
 		return NULL;
-	u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
+	u16 mode = f->f_inode->i_mode;
 	if ((mode & K_S_IFMT) != K_S_IFSOCK)
 		return NULL;
-	struct socket *so = BPF_CORE_READ(f, private_data);
-	return so ? BPF_CORE_READ(so, sk) : NULL;
+	struct socket *so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	return so ? so->sk : NULL;
 }
 
 /* --- the caller's sockaddr ------------------------------------------------- */
@@ -160,7 +160,7 @@ static __always_inline void ev_socktuple(struct ev *e, long fd, bool out,
 					 const u8 *ua, u32 ualen)
 {
 	struct sock *sk = sock_of_fd(fd);
-	u16 fam = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+	u16 fam = sk ? sk->__sk_common.skc_family : 0;
 	u16 ufam = ualen >= 2 ? *(const u16 *)ua : 0;
 	u8 *b = ev_here(e);
 	u32 lo = out ? 0 : 1, re = out ? 1 : 0;   /* slot of each end: the client first */
@@ -227,8 +227,8 @@ static __always_inline void ev_socktuple(struct ev *e, long fd, bool out,
 static __always_inline void ev_accept_queue(struct ev *e, long listen_fd, bool ok)
 {
 	struct sock *sk = ok ? sock_of_fd(listen_fd) : NULL;
-	u32 len = sk ? BPF_CORE_READ(sk, sk_ack_backlog) : 0;
-	u32 max = sk ? BPF_CORE_READ(sk, sk_max_ack_backlog) : 0;
+	u32 len = sk ? sk->sk_ack_backlog : 0;
+	u32 max = sk ? sk->sk_max_ack_backlog : 0;
 	u8 pct = len && max ? (u8)((u64)len * 100 / max) : 0;
 	ev_u8(e, pct);
 	ev_u32(e, len);
