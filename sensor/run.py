@@ -3,8 +3,8 @@
     probes (kernel) -> ring -> decode -> state engine -> engine -> alerts
                                                       -> writer (optional .scap)
 
-The rules are compiled before anything is attached, so that `ready` means
-events are being captured and evaluated.  The probes attached are those the
+The rules are compiled (their kernels too) before anything is attached, so
+that `ready` means events are being captured and evaluated as they come.  The probes attached are those the
 rules' event types need plus those the state engine needs (probes.py).  The
 loop ends when `stop()` says so (a signal, the -M deadline); the ring is then
 drained, so nothing the kernel captured before the end is left unread.
@@ -23,6 +23,7 @@ from .capture.live import LiveCapture
 from .capture.probes import Probes, syscalls_for
 from .capture.state import StateEngine
 from .engine import Engine
+from .events.batch import allocate_batch
 from .events.ppm_table import EVENTS
 from .outputs.alert import Alert, AlertRenderer
 from .replay import RunCounts
@@ -42,7 +43,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
     """Capture until stop() is true.  Raises BpfError (with what to do) when
     the probes cannot be loaded or attached."""
     result = RunResult()
-    engine.compile()
+    state = StateEngine()
+    _warm_up(engine, state)
     syscalls = syscalls_for(engine.event_types())
     opts = {} if ring_bytes is None else {"ring_bytes": ring_bytes}
     probes = Probes.open(syscalls, **opts)
@@ -50,7 +52,6 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
     writer = None
     try:
         live = LiveCapture(probes)
-        state = StateEngine()
         state.seed(live.snapshot)
         if write_path is not None:
             from .capture.scap_writer import ScapWriter
@@ -83,6 +84,16 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         else:
             probes.close()
     return result
+
+
+def _warm_up(engine: Engine, state: StateEngine) -> None:
+    """Compile the rules' kernels before capture starts: numba compiles them
+    for the argument types of their first batch, which would otherwise be the
+    first live one, while the ring fills."""
+    B = allocate_batch(1, 64)
+    B.n[0] = 1                     # one empty row: the kernels run, nothing matches
+    engine.evaluate(B, state.P, state.C)
+    engine.reset_stats()
 
 
 def drops_by_event(drops) -> Counter:
