@@ -32,10 +32,6 @@ ARENA_BYTES_PER_ROW = 128        # live rows carry paths; the arena grows on dem
 POLL_S = 0.05                    # the probes wake us only past a byte threshold
 
 
-class LiveError(RuntimeError):
-    pass
-
-
 class LiveCapture:
     def __init__(self, probes: Probes):
         self.probes = probes
