@@ -97,12 +97,12 @@ def cmd_replay(args) -> int:
             for msg in e.errors:
                 print(str(msg), file=sys.stderr)
             return 1
-    if getattr(args, "workers", 1) > 1:
-        setup.log(f"--workers {args.workers}: this build replays in one process")
+    _capture_title(getattr(args, "workers", 1))
     progress = None if getattr(args, "no_progress", False) else Progress()
     try:
         result = replay(trace, setup.engine, setup.emit, write_path=getattr(args, "write", None),
-                        write_filter=write_filter, progress=progress)
+                        write_filter=write_filter, progress=progress,
+                        workers=max(1, getattr(args, "workers", 1)))
     except (ScapError, OSError) as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 1
@@ -143,10 +143,12 @@ def cmd_run(args) -> int:
     def stop() -> bool:
         return bool(stopping) or (deadline is not None and time.monotonic() >= deadline)
 
+    _capture_title(args.live_workers)
     try:
         result = run_live(setup.engine, setup.emit, stop=stop, on_ready=on_ready,
                           write_path=getattr(args, "write", None),
-                          ring_bytes=int(setup.cfg.get("capture.ring_bytes")))
+                          ring_bytes=int(setup.cfg.get("capture.ring_bytes")),
+                          workers=max(1, args.live_workers))
     except BpfError as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 2
@@ -158,6 +160,12 @@ def cmd_run(args) -> int:
             signal.signal(s, h)
     setup.log(_summary(result, "captured"))
     return 0
+
+
+def _capture_title(workers: int) -> None:
+    if workers > 1:
+        from .workers.procs import set_title
+        set_title("sensor: capture")
 
 
 def _summary(result, verb: str) -> str:
@@ -173,6 +181,12 @@ def _summary(result, verb: str) -> str:
             f"{name}: {n}" for name, n in sorted(drops.items())) + ")" if total else ""))
     if getattr(result, "bad_records", 0):
         lines.append(f"Malformed records dropped: {result.bad_records}")
+    pipe = getattr(result, "pipeline", None)
+    if pipe is not None:
+        lines.append(f"Pipeline: {pipe.posted} batches, dropped {pipe.dropped_batches} "
+                     f"({pipe.dropped_events} events) with no free slot, lost "
+                     f"{pipe.lost_batches} in workers that died; restarts: "
+                     f"{pipe.worker_restarts} workers, {pipe.output_restarts} output")
     for rule, n in sorted(result.by_rule.items()):
         lines.append(f"   {rule}: {n}")
     return "\n".join(lines)

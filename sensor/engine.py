@@ -224,18 +224,23 @@ class Engine:
         return self._module
 
     # ------------------------------------------------------------ evaluating
-    def evaluate(self, batch, procs=None, containers=None) -> Matches:
+    def evaluate(self, batch, procs=None, containers=None, shard=None) -> Matches:
         """Matches of the enabled rules on a batch.  `batch` may be a (B, P, C) tuple
-        or an object with .batch/.procs/.containers."""
+        or an object with .batch/.procs/.containers.  shard: None (every row) or
+        (shard_of_row, w), an int8 array with an entry per row and a worker's
+        number: only rows with shard_of_row[row] == w are evaluated (by every rule;
+        the same matches as evaluating all rows and keeping those rows') and
+        counted in stats()["events"]."""
         B, P, C = _unbundle(batch, procs, containers)
         n = int(B.n[0])
+        events = n if shard is None else int(np.count_nonzero(shard[0][:n] == shard[1]))
         by_id = {r.id: r for r in self._rules}
         if not self._active() or n == 0:
             empty = np.zeros(0, np.int64)
-            self._events += n
+            self._events += events
             return Matches(empty, empty.copy(), by_id)
-        rows, ids = codegen.run_kernel(self.generate(), self.compile(), B, P, C)
-        self._events += n
+        rows, ids = codegen.run_kernel(self.generate(), self.compile(), B, P, C, shard)
+        self._events += events
         for rid, cnt in zip(*np.unique(ids, return_counts=True)):
             self._counts[int(rid)] += int(cnt)
         return Matches(rows, ids, by_id)

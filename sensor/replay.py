@@ -24,7 +24,7 @@ from .capture.scap_reader import ScapError, open_scap
 from .capture.state import StateEngine
 from .compile.rule import Priority
 from .engine import Engine
-from .outputs.alert import Alert, AlertRenderer
+from .outputs.alert import Alert
 
 
 class SelectionError(ValueError):
@@ -113,49 +113,68 @@ class Progress:
 
 def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
            write_path: Optional[str] = None, write_filter: Optional[Engine] = None,
-           progress: Optional[Progress] = None, batch_rows: int = 65536) -> ReplayResult:
-    """Replay `path` through `engine`, calling on_alert for each alert in event order.
-    With write_path, the events (those write_filter matches, if given) are written
-    to a new capture.  Raises ScapError only when the file cannot be opened at all."""
+           progress: Optional[Progress] = None, batch_rows: int = 65536,
+           workers: int = 1) -> ReplayResult:
+    """Replay `path` through `engine`, calling on_alert for each alert in event order
+    (in the output process with workers > 1).  With write_path, the events (those
+    write_filter matches, if given) are written to a new capture.  Raises ScapError
+    only when the file cannot be opened at all."""
     t0 = time.monotonic()
     result = ReplayResult()
     reader = open_scap(path)
     state = StateEngine()
     state.seed(reader.snapshot)
-    renderer = AlertRenderer()
+    evaluator = make_evaluator(engine, state, workers, on_alert)
+    if workers > 1:
+        batch_rows = evaluator.capacity
     writer = None
     if write_path is not None:
         from .capture.scap_writer import ScapWriter
         writer = ScapWriter(write_path, reader.snapshot)
+    evaluator.start()
     try:
         for item in reader.batches(batch_rows):
             if isinstance(item, Snapshot):
                 state.seed(item)
                 continue
             B = state.process(item)
-            P, C = state.P, state.C
-            matches = engine.evaluate(B, P, C)
-            for alert in renderer.alerts(matches, B, P, C):
-                result.alerts += 1
-                result.by_rule[alert.rule] += 1
-                result.by_priority[alert.priority.label()] += 1
-                on_alert(alert)
             if writer is not None:
-                result.written += _write(writer, write_filter, B, P, C)
+                result.written += _write(writer, write_filter, B, state.P, state.C)
             result.events += int(B.n[0])
             result.batches += 1
-            state.release(state.end_batch())
+            evaluator.submit(B, state.end_batch())
             if progress is not None:
                 progress.update(reader.progress(), result.events)
     except ScapError as e:
         result.error = e
     finally:
+        evaluator.close()
         if writer is not None:
             writer.close()
         if progress is not None:
             progress.close()
+    count_alerts(result, engine, evaluator.alerts_by_rule())
     result.seconds = time.monotonic() - t0
     return result
+
+
+def make_evaluator(engine: Engine, state: StateEngine, workers: int, on_alert):
+    """Rules evaluated in this process (workers <= 1) or by the multiprocess pipeline."""
+    from .workers.inprocess import InProcess, warm_up
+    warm_up(engine, state)          # compiled here, once (forked workers inherit it)
+    if workers <= 1:
+        return InProcess(engine, state, on_alert)
+    from .workers.pipeline import Pipeline
+    return Pipeline(engine, state, workers, on_alert)
+
+
+def count_alerts(result, engine: Engine, by_rule: dict) -> None:
+    prio = {r.name: r.priority for r in engine.rules}
+    for rule, n in by_rule.items():
+        result.alerts += n
+        result.by_rule[rule] += n
+        if isinstance(result, ReplayResult):
+            result.by_priority[prio[rule].label()] += n
 
 
 def _write(writer, write_filter: Optional[Engine], B, P, C) -> int:

@@ -23,10 +23,9 @@ from .capture.live import LiveCapture
 from .capture.probes import Probes, syscalls_for
 from .capture.state import StateEngine
 from .engine import Engine
-from .events.batch import allocate_batch
 from .events.ppm_table import EVENTS
-from .outputs.alert import Alert, AlertRenderer
-from .replay import RunCounts
+from .outputs.alert import Alert
+from .replay import RunCounts, count_alerts, make_evaluator
 
 
 @dataclass
@@ -34,49 +33,55 @@ class RunResult(RunCounts):
     kernel_drops: Counter = field(default_factory=Counter)   # event name -> records lost
     bad_records: int = 0
     syscalls: list = field(default_factory=list)
+    pipeline: object = None          # PipelineStats with workers > 1
 
 
 def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
              stop: Callable[[], bool], on_ready: Callable[[list], None] = lambda s: None,
              write_path: Optional[str] = None, ring_bytes: Optional[int] = None,
-             batch_rows: int = 65536) -> RunResult:
+             batch_rows: int = 65536, workers: int = 1) -> RunResult:
     """Capture until stop() is true.  Raises BpfError (with what to do) when
-    the probes cannot be loaded or attached."""
+    the probes cannot be loaded or attached.  With workers > 1 the rules run in
+    forked worker processes and on_alert in the output process; the sensor's
+    children are excluded from capture like the sensor itself."""
     result = RunResult()
     state = StateEngine()
-    _warm_up(engine, state)
     syscalls = syscalls_for(engine.event_types())
     opts = {} if ring_bytes is None else {"ring_bytes": ring_bytes}
+    evaluator = make_evaluator(engine, state, workers, on_alert)
+    if workers > 1:
+        batch_rows = evaluator.capacity
     probes = Probes.open(syscalls, **opts)
+    if workers > 1:
+        evaluator.on_child = lambda pid, alive: (probes.exclude if alive else probes.include)(pid)
     live = None
     writer = None
     try:
         live = LiveCapture(probes)
         state.seed(live.snapshot)
+        evaluator.start()
         if write_path is not None:
             from .capture.scap_writer import ScapWriter
             writer = ScapWriter(write_path, live.snapshot)
-        renderer = AlertRenderer()
         result.syscalls = list(syscalls)
         t0 = time.monotonic()
         on_ready(result.syscalls)
         for B in live.batches(batch_rows, stop=stop):
             B = state.process(B)
-            P, C = state.P, state.C
-            for alert in renderer.alerts(engine.evaluate(B, P, C), B, P, C):
-                result.alerts += 1
-                result.by_rule[alert.rule] += 1
-                on_alert(alert)
             if writer is not None:
                 writer.write_rows(B)
                 result.written += int(B.n[0])
             result.events += int(B.n[0])
             result.batches += 1
-            state.release(state.end_batch())
+            evaluator.submit(B, state.end_batch(), block=False)
+        evaluator.close()
         result.seconds = time.monotonic() - t0
         result.bad_records = live.bad_records
         result.kernel_drops = drops_by_event(probes.drops())
+        count_alerts(result, engine, evaluator.alerts_by_rule())
+        result.pipeline = getattr(evaluator, "stats", None)
     finally:
+        evaluator.close()
         if writer is not None:
             writer.close()
         if live is not None:
@@ -84,16 +89,6 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         else:
             probes.close()
     return result
-
-
-def _warm_up(engine: Engine, state: StateEngine) -> None:
-    """Compile the rules' kernels before capture starts: numba compiles them
-    for the argument types of their first batch, which would otherwise be the
-    first live one, while the ring fills."""
-    B = allocate_batch(1, 64)
-    B.n[0] = 1                     # one empty row: the kernels run, nothing matches
-    engine.evaluate(B, state.P, state.C)
-    engine.reset_stats()
 
 
 def drops_by_event(drops) -> Counter:

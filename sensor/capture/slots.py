@@ -185,7 +185,10 @@ class SlotTable:
         """Free the slots retired in epochs <= epoch; returns how many."""
         keep, freed = [], []
         for e, s in self.retired:
-            (freed if e <= epoch else keep).append(s)
+            if e <= epoch:
+                freed.append(s)
+            else:
+                keep.append((e, s))
         self.retired = keep
         if freed:
             n = int(self.P.n[0])

@@ -13,10 +13,17 @@ Shape of the generated module (DESIGN.md point 5):
                                              statements setting `hit`; B, P, C_
                                              are views holding only the columns
                                              the kernel reads (_V<u>)
-  kernel(B, P, C_, out_row, out_rule) -> m   plain Python: buckets the rows by
+  kernel(B, P, C_, out_row, out_rule, *shard) -> m
+                                             plain Python: buckets the rows by
                                              group (K.group_rows, a counting sort)
                                              and runs each kernel that has rows;
-                                             matches come out in row order
+                                             matches come out in row order.  With
+                                             shard = (shard_of_row, w) (an int8
+                                             array, an entry per row), only rows
+                                             i with shard_of_row[i] == w are
+                                             evaluated, by every rule
+                                             (K.shard_rows filters the buckets):
+                                             a pipeline worker's share
 
 Compile time is what shapes this (numba inlines every accessor and operator
 call into the kernel, and LLVM's time grows faster than the function): a
@@ -831,9 +838,12 @@ def _tables():
 
 
 def _entry_text(em, kernels, table, ngroups, rules, rule_matching):
-    """The plain Python `kernel(B, P, C_, out_row, out_rule) -> m`: rows bucketed
-    by group, each kernel on its rows and its column views; matches in row
-    order, then rule order."""
+    """The plain Python `kernel(B, P, C_, out_row, out_rule, *shard) -> m`: rows
+    bucketed by group, each kernel on its rows and its column views; matches in
+    row order, then rule order.  Given shard = (shard_of_row, w), the buckets and
+    the rows of the untyped rules' kernels keep only rows i with
+    shard_of_row[i] == w (K.shard_rows); without it, no extra work.  (`*shard`,
+    not `shard=None`: the source holds int and bool constants only.)"""
     typed = any(p.bucket >= 0 for p in kernels)
     untyped = any(p.bucket < 0 for p in kernels)
     best = any(p.reads_best for p in kernels)
@@ -854,10 +864,11 @@ def _entry_text(em, kernels, table, ngroups, rules, rule_matching):
         "     # dispatch group of each kernel; -1: every row",
         f"_SIZES = ({', '.join(str(sum(c.size for c in p.codes)) for p in kernels)}{comma})",
         "_NO_BEST = np.zeros(1, np.int64)",
+        "_NO_ROWS = np.zeros(0, np.int64)",
         "_COLD = [True]",
         "",
         "",
-        "def kernel(B, P, C_, out_row, out_rule):",
+        "def kernel(B, P, C_, out_row, out_rule, *shard):",
         "    n = int(B.n[0])",
         "    if n == 0 or not _KERNELS:",
         "        return 0",
@@ -866,7 +877,20 @@ def _entry_text(em, kernels, table, ngroups, rules, rule_matching):
     ]
     if typed:
         lines.append(f"    K.group_rows(B.type, n, {em.const(table)}, {ngroups}, rows, starts)")
-    lines.append("    every = np.arange(n, dtype=np.int64)" if untyped else "    every = rows")
+    if untyped:
+        lines += [
+            "    if shard:                 # (shard_of_row, w): only rows of shard w",
+            "        every = np.empty(n, np.int64)",
+            "        ne = K.shard_rows(*shard, n, rows, starts, every)",
+            "    else:",
+            "        every, ne = np.arange(n, dtype=np.int64), n",
+        ]
+    else:
+        lines += [
+            "    every, ne = rows, n",
+            "    if shard:                 # (shard_of_row, w): only rows of shard w",
+            "        K.shard_rows(*shard, n, rows, starts, _NO_ROWS)",
+        ]
     lines.append(f"    best = np.full(n, {_NO_MATCH}, np.int64)" if best
                  else "    best = _NO_BEST")
     lines += [
@@ -879,7 +903,7 @@ def _entry_text(em, kernels, table, ngroups, rules, rule_matching):
         "    parts = 0",
         "    for u in range(len(_KERNELS)):",
         "        g = _BUCKETS[u]",
-        "        todo, lo, hi = (every, 0, n) if g < 0 else (rows, starts[g], starts[g + 1])",
+        "        todo, lo, hi = (every, 0, ne) if g < 0 else (rows, starts[g], starts[g + 1])",
         "        if hi > lo:",
         "            Bu, Pu, Cu = _VIEWS[u].of(B, P, C_)",
         "            m1 = _KERNELS[u](Bu, Pu, Cu, todo, lo, hi, out_row, out_rule, m, best)",
@@ -910,11 +934,18 @@ def _entry_text(em, kernels, table, ngroups, rules, rule_matching):
     return lines
 
 
-def run_kernel(gen: Generated, mod, B, P, C) -> tuple[np.ndarray, np.ndarray]:
+def run_kernel(gen: Generated, mod, B, P, C, shard=None) -> tuple[np.ndarray, np.ndarray]:
     """Run the generated module `mod` (of `gen`) on a batch: (rows, rule ids), parallel
-    int64 arrays, rows ascending and rule order within a row."""
-    cap = int(B.n[0]) * gen.max_matches_per_row
+    int64 arrays, rows ascending and rule order within a row.  shard: None (every
+    row) or (shard_of_row, w): only rows with shard_of_row[row] == w."""
+    cap = int(B.n[0]) * gen.max_matches_per_row     # np.empty: pages untouched if unused
     out_row = np.empty(cap, np.int64)
     out_rule = np.empty(cap, np.int64)
-    m = mod.kernel(B, P, C, out_row, out_rule)
+    if shard is None:
+        m = mod.kernel(B, P, C, out_row, out_rule)
+    else:
+        of_row, w = shard
+        if of_row.shape[0] < int(B.n[0]):     # the kernels index it unchecked
+            raise ValueError("shard: fewer entries than rows")
+        m = mod.kernel(B, P, C, out_row, out_rule, of_row, int(w))
     return out_row[:m].copy(), out_rule[:m].copy()

@@ -778,6 +778,36 @@ def group_rows(types, n, table, other, rows, starts):
     return 0
 
 
+@njit(cache=True, nogil=True, _nrt=False)
+def shard_rows(shard, w, n, rows, starts, every):
+    """Keep only the rows i with shard[i] == w, for a worker evaluating its share
+    of a batch.  The buckets group_rows made (rows, starts) are compacted in
+    place, stable, so each bucket's rows stay ascending and starts is updated;
+    if `every` is not empty (kernels of rules without event types), every[:k]
+    gets the shard's rows among 0..n-1, ascending.  Returns k (0 when every is
+    empty).  O(n)."""
+    nb = starts.size - 1
+    k = 0
+    lo = starts[0]
+    for b in range(nb):
+        hi = starts[b + 1]
+        starts[b] = k
+        for j in range(lo, hi):           # k <= j: compacting in place is safe
+            i = rows[j]
+            if shard[i] == w:
+                rows[k] = i
+                k += 1
+        lo = hi
+    starts[nb] = k
+    k = 0
+    if every.size > 0:
+        for i in range(n):
+            if shard[i] == w:
+                every[k] = i
+                k += 1
+    return k
+
+
 # ---------------------------------------------------------------- column views
 
 

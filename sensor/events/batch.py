@@ -176,15 +176,17 @@ def _alloc(columns, capacity, shared=False):
     return arrays
 
 
-def allocate_batch(capacity: int, arena_bytes: int) -> Batch:
+def allocate_batch(capacity: int, arena_bytes: int, shared: bool = False) -> Batch:
     """A batch with room for `capacity` rows.  Every table's `n` is a 2-element int64
-    array: n[0] rows in use, n[1] bytes of the arena in use (writers append there)."""
-    a = _alloc(BATCH_COLUMNS, capacity)
-    a["arg_int"] = np.zeros((MAX_PARAMS, capacity), np.int64)
-    a["arg_off"] = np.zeros((MAX_PARAMS, capacity), np.uint32)
-    a["arg_len"] = np.full((MAX_PARAMS, capacity), -1, np.int32)
-    a["arena"] = np.zeros(arena_bytes, np.uint8)
-    a["n"] = np.zeros(2, np.int64)
+    array: n[0] rows in use, n[1] bytes of the arena in use (writers append there).
+    `shared`: in anonymous shared memory, for processes forked afterwards."""
+    a = _alloc(BATCH_COLUMNS, capacity, shared)
+    a["arg_int"] = zeros((MAX_PARAMS, capacity), np.int64, shared)
+    a["arg_off"] = zeros((MAX_PARAMS, capacity), np.uint32, shared)
+    a["arg_len"] = zeros((MAX_PARAMS, capacity), np.int32, shared)
+    a["arg_len"][:] = -1
+    a["arena"] = zeros(arena_bytes, np.uint8, shared)
+    a["n"] = zeros(2, np.int64, shared)
     return Batch(**a)
 
 

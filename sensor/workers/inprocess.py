@@ -1,0 +1,45 @@
+"""Evaluation in the capture process itself (`--workers 1`): the same
+interface as the Pipeline, without processes."""
+from __future__ import annotations
+
+from collections import Counter
+
+from ..events.batch import allocate_batch
+from ..outputs.alert import AlertRenderer
+
+
+class InProcess:
+    def __init__(self, engine, state, emit):
+        self.engine, self.state, self.emit = engine, state, emit
+        self.renderer = AlertRenderer()
+        self.by_rule: Counter = Counter()
+
+    def start(self) -> None:
+        pass
+
+    def submit(self, B, epoch, block: bool = True) -> bool:
+        P, C = self.state.P, self.state.C
+        for alert in self.renderer.alerts(self.engine.evaluate(B, P, C), B, P, C):
+            self.by_rule[alert.rule] += 1
+            self.emit(alert)
+        self.state.release(epoch)
+        return True
+
+    def poll(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def alerts_by_rule(self) -> dict:
+        return dict(self.by_rule)
+
+
+def warm_up(engine, state) -> None:
+    """Compile the rules' kernels before capture starts: numba compiles them
+    for the argument types of their first batch, which would otherwise be the
+    first live one, while the ring fills."""
+    B = allocate_batch(1, 64)
+    B.n[0] = 1                     # one empty row: the kernels run, nothing matches
+    engine.evaluate(B, state.P, state.C)
+    engine.reset_stats()

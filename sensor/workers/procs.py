@@ -1,0 +1,47 @@
+"""What every forked child of the sensor does first: a title in ps/top, death
+with its parent, and signals left to the capture process."""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def set_title(title: str) -> None:
+    """The process's name in ps and top (`sensor: capture`, `sensor: worker 2/8 [...]`)."""
+    try:
+        import setproctitle
+        setproctitle.setproctitle(title)
+    except ImportError:          # the title is a convenience
+        pass
+
+
+def become_child(title: str) -> None:
+    set_title(title)
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:        # the parent died before prctl: follow it now
+        os._exit(1)
+    # Ctrl-C reaches the whole process group: the capture process decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def fork_child(title: str, main, *args) -> int:
+    """Fork a child running main(*args), which never returns into the parent's code."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        become_child(title)
+        main(*args)
+    except BaseException:        # a crash is reported, then the supervisor restarts us
+        import traceback
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
