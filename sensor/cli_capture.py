@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "rules"
+_LEVELS = {"emergency": 0, "alert": 1, "critical": 2, "error": 3, "warning": 4, "notice": 5,
+           "info": 6, "debug": 7}
 
 
 class _Setup:
@@ -57,6 +59,14 @@ class _Setup:
             self.code = 1
             return
         self.iso = bool(self.cfg.get("time_format_iso_8601"))
+        self.level = _LEVELS.get(str(self.cfg.get("log_level", "info")).lower(), 6)
+        from .drops_monitor import DropsConfig, DropsConfigError
+        try:
+            self.drops = DropsConfig.from_config(self.cfg)
+        except DropsConfigError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            self.code = 1
+            return
         for msg in self.engine.warnings:
             self.log(str(msg))
         fmt = Formatter(self.cfg)
@@ -72,6 +82,15 @@ class _Setup:
     def log(self, text: str) -> None:
         from .outputs.formats import log_prefix
         print(f"{log_prefix(self.iso)}: {text}", file=sys.stderr, flush=True)
+
+    def log_at(self, level: str, text: str) -> None:
+        """A message at a syslog level, shown if the configured log_level allows."""
+        if _LEVELS[level] <= self.level:
+            self.log(text)
+
+    def drops_monitor(self, alert, drops_so_far=lambda: 0):
+        from .drops_monitor import DropsMonitor
+        return DropsMonitor(self.drops, self.log_at, alert, drops_so_far)
 
 
 def cmd_replay(args) -> int:
@@ -102,15 +121,18 @@ def cmd_replay(args) -> int:
     try:
         result = replay(trace, setup.engine, setup.emit, write_path=getattr(args, "write", None),
                         write_filter=write_filter, progress=progress,
-                        workers=max(1, getattr(args, "workers", 1)))
+                        workers=max(1, getattr(args, "workers", 1)),
+                        drops=setup.drops_monitor)
     except (ScapError, OSError) as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 1
     setup.log(_summary(result, "read"))
+    if result.monitor is not None:
+        print(result.monitor.summary(), file=sys.stderr)
     if result.error is not None:
         print(f"sensor: {result.error}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if result.stopped else 0
 
 
 def cmd_run(args) -> int:
@@ -148,7 +170,7 @@ def cmd_run(args) -> int:
         result = run_live(setup.engine, setup.emit, stop=stop, on_ready=on_ready,
                           write_path=getattr(args, "write", None),
                           ring_bytes=int(setup.cfg.get("capture.ring_bytes")),
-                          workers=max(1, args.live_workers))
+                          workers=max(1, args.live_workers), drops=setup.drops_monitor)
     except BpfError as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 2
@@ -159,7 +181,9 @@ def cmd_run(args) -> int:
         for s, h in old.items():
             signal.signal(s, h)
     setup.log(_summary(result, "captured"))
-    return 0
+    if result.monitor is not None:
+        print(result.monitor.summary(), file=sys.stderr)
+    return 1 if result.stopped else 0
 
 
 def _capture_title(workers: int) -> None:

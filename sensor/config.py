@@ -23,6 +23,9 @@ DEFAULTS: dict = {
     "json_include_output_fields_property": True,
     "time_format_iso_8601": False,
     "stdout_output": {"enabled": True},
+    "log_level": "info",
+    "syscall_event_drops": {"threshold": 0.1, "actions": ["log", "alert"], "rate": 0.03333,
+                            "max_burst": 1, "simulate_drops": False},
     # Live capture (ours; Falco sizes its buffers by preset): the BPF ring's
     # size in bytes (a power of two, at least 4096).
     "capture": {"ring_bytes": 16 << 20},

@@ -46,6 +46,8 @@ class RunCounts:
 class ReplayResult(RunCounts):
     by_priority: Counter = field(default_factory=Counter)
     error: Optional[ScapError] = None
+    stopped: bool = False            # the drop monitor's exit action
+    monitor: object = None
 
 
 def select_rules(engine: Engine, disable=(), tags=(), notags=(),
@@ -114,17 +116,21 @@ class Progress:
 def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
            write_path: Optional[str] = None, write_filter: Optional[Engine] = None,
            progress: Optional[Progress] = None, batch_rows: int = 65536,
-           workers: int = 1) -> ReplayResult:
+           workers: int = 1, drops=None) -> ReplayResult:
     """Replay `path` through `engine`, calling on_alert for each alert in event order
     (in the output process with workers > 1).  With write_path, the events (those
-    write_filter matches, if given) are written to a new capture.  Raises ScapError
-    only when the file cannot be opened at all."""
+    write_filter matches, if given) are written to a new capture.  `drops`: a
+    DropsMonitor factory (alert callback -> monitor) for syscall_event_drops; its
+    exit action stops the replay (result.stopped).  Raises ScapError only when the
+    file cannot be opened at all."""
     t0 = time.monotonic()
     result = ReplayResult()
     reader = open_scap(path)
     state = StateEngine()
     state.seed(reader.snapshot)
     evaluator = make_evaluator(engine, state, workers, on_alert)
+    monitor = drops(evaluator.emit_internal) if drops is not None else None
+    result.monitor = monitor
     if workers > 1:
         batch_rows = evaluator.capacity
     writer = None
@@ -143,6 +149,11 @@ def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
             result.events += int(B.n[0])
             result.batches += 1
             evaluator.submit(B, state.end_batch())
+            if monitor is not None:
+                monitor.batch(B)
+                if monitor.exit_requested:
+                    result.stopped = True
+                    break
             if progress is not None:
                 progress.update(reader.progress(), result.events)
     except ScapError as e:
@@ -169,12 +180,12 @@ def make_evaluator(engine: Engine, state: StateEngine, workers: int, on_alert):
 
 
 def count_alerts(result, engine: Engine, by_rule: dict) -> None:
-    prio = {r.name: r.priority for r in engine.rules}
+    prio = {r.name: r.priority.label() for r in engine.rules}
     for rule, n in by_rule.items():
         result.alerts += n
         result.by_rule[rule] += n
         if isinstance(result, ReplayResult):
-            result.by_priority[prio[rule].label()] += n
+            result.by_priority[prio.get(rule, "Debug")] += n
 
 
 def _write(writer, write_filter: Optional[Engine], B, P, C) -> int:

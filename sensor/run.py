@@ -34,16 +34,20 @@ class RunResult(RunCounts):
     bad_records: int = 0
     syscalls: list = field(default_factory=list)
     pipeline: object = None          # PipelineStats with workers > 1
+    monitor: object = None           # the syscall_event_drops monitor
+    stopped: bool = False            # ended by the monitor's exit action
 
 
 def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
              stop: Callable[[], bool], on_ready: Callable[[list], None] = lambda s: None,
              write_path: Optional[str] = None, ring_bytes: Optional[int] = None,
-             batch_rows: int = 65536, workers: int = 1) -> RunResult:
+             batch_rows: int = 65536, workers: int = 1, drops=None) -> RunResult:
     """Capture until stop() is true.  Raises BpfError (with what to do) when
     the probes cannot be loaded or attached.  With workers > 1 the rules run in
     forked worker processes and on_alert in the output process; the sensor's
-    children are excluded from capture like the sensor itself."""
+    children are excluded from capture like the sensor itself.  `drops`: a
+    DropsMonitor factory (alert callback, drops-so-far callback -> monitor) fed
+    with the kernel's and the pipeline's drops; its exit action ends the run."""
     result = RunResult()
     state = StateEngine()
     syscalls = syscalls_for(engine.event_types())
@@ -64,9 +68,16 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
             from .capture.scap_writer import ScapWriter
             writer = ScapWriter(write_path, live.snapshot)
         result.syscalls = list(syscalls)
+        monitor = None
+        if drops is not None:
+            lost = getattr(evaluator, "stats", None)
+            monitor = drops(evaluator.emit_internal, lambda: int(probes.drops().sum()) + (
+                lost.dropped_events if lost is not None else 0))
+        result.monitor = monitor
         t0 = time.monotonic()
         on_ready(result.syscalls)
-        for B in live.batches(batch_rows, stop=stop):
+        halt = (lambda: stop() or monitor.exit_requested) if monitor is not None else stop
+        for B in live.batches(batch_rows, stop=halt):
             B = state.process(B)
             if writer is not None:
                 writer.write_rows(B)
@@ -74,6 +85,9 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
             result.events += int(B.n[0])
             result.batches += 1
             evaluator.submit(B, state.end_batch(), block=False)
+            if monitor is not None:
+                monitor.batch(B)
+        result.stopped = monitor is not None and monitor.exit_requested
         evaluator.close()
         result.seconds = time.monotonic() - t0
         result.bad_records = live.bad_records

@@ -204,6 +204,10 @@ def test_full_ring_is_counted_as_drops(tmp_path):
     opens = int(line.split("openat: ")[1].split(")")[0].split(",")[0]) if "openat: " in line else 0
     assert opens > 0, err
     assert alerts + opens >= n, err
+    # Falco's drop monitoring (default actions: log and alert, one token)
+    internal = [a for a in s.seen if a["rule"] == "Falco internal: syscall event drop"]
+    assert internal and int(internal[0]["output_fields"]["n_drops"]) > 0, err
+    assert "event drop detected:" in err and "num times actions taken: 1" in err, err
 
 
 def _prog_ids(pid: int) -> set[int]:

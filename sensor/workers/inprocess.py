@@ -25,6 +25,11 @@ class InProcess:
         self.state.release(epoch)
         return True
 
+    def emit_internal(self, alert) -> None:
+        """An alert the sensor itself raises (drop monitoring): not a rule's, so
+        not in the per-rule counts (Falco does not list it either)."""
+        self.emit(alert)
+
     def poll(self) -> None:
         pass
 

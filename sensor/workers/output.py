@@ -32,7 +32,9 @@ def output_main(shared, emit) -> None:
                 held = [h for h in held if h[0] > floor]
                 ready.sort(key=lambda h: h[:3])
                 for _, _, _, alert in ready:
-                    shared.alerts_out.add(shared.rule_index.get(alert.rule, 0))
+                    i = shared.rule_index.get(alert.rule)
+                    if i is not None:               # not the sensor's own (drops)
+                        shared.alerts_out.add(i)
                     emit(alert)
         if shared.closing.get(0) == 2 and not held and not got and \
                 all(r.pending() == 0 for r in shared.rings):

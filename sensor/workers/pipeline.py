@@ -268,6 +268,12 @@ class Pipeline:
         self._pids.pop(pid, None)
         self.on_child(pid, False)
 
+    def emit_internal(self, alert) -> None:
+        """An alert the capture process raises itself (drop monitoring), after
+        the alerts of the batches posted so far."""
+        from . import alerts_wire
+        self.shared.rings[self.workers].put(alerts_wire.encode(alert, self._seq))
+
     def submit(self, B, epoch, block: bool = True) -> bool:
         return self.post(B, epoch, block)
 
