@@ -155,6 +155,22 @@ def cmd_run(args) -> int:
         stopping.append(signum)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    hups = []
+    old[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda signum, frame: hups.append(1))
+
+    def reload():
+        """On SIGHUP: configuration and rules loaded again and validated; on any
+        error the old ones stay, and the log says why."""
+        if not hups:
+            return None
+        hups.clear()
+        setup.log("SIGHUP: reloading the configuration and the rules")
+        new = _Setup(args, "run", default_rules=[str(DEFAULT_RULES)])
+        if new.code is not None:
+            setup.log("SIGHUP: the new configuration or rules are invalid (above); "
+                      "keeping the old ones")
+            return None
+        return new.engine, new.emit
 
     def on_ready(syscalls):
         nonlocal deadline
@@ -170,7 +186,8 @@ def cmd_run(args) -> int:
         result = run_live(setup.engine, setup.emit, stop=stop, on_ready=on_ready,
                           write_path=getattr(args, "write", None),
                           ring_bytes=int(setup.cfg.get("capture.ring_bytes")),
-                          workers=max(1, args.live_workers), drops=setup.drops_monitor)
+                          workers=max(1, args.live_workers), drops=setup.drops_monitor,
+                          reload=reload, log=setup.log)
     except BpfError as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from .engine import Engine
 from .events.ppm_table import EVENTS
 from .outputs.alert import Alert
 from .replay import RunCounts, count_alerts, make_evaluator
+from .workers.inprocess import warm_up
 
 
 @dataclass
@@ -41,13 +42,17 @@ class RunResult(RunCounts):
 def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
              stop: Callable[[], bool], on_ready: Callable[[list], None] = lambda s: None,
              write_path: Optional[str] = None, ring_bytes: Optional[int] = None,
-             batch_rows: int = 65536, workers: int = 1, drops=None) -> RunResult:
+             batch_rows: int = 65536, workers: int = 1, drops=None,
+             reload: Optional[Callable[[], Optional[tuple]]] = None,
+             log: Callable[[str], None] = lambda text: None) -> RunResult:
     """Capture until stop() is true.  Raises BpfError (with what to do) when
     the probes cannot be loaded or attached.  With workers > 1 the rules run in
     forked worker processes and on_alert in the output process; the sensor's
     children are excluded from capture like the sensor itself.  `drops`: a
     DropsMonitor factory (alert callback, drops-so-far callback -> monitor) fed
-    with the kernel's and the pipeline's drops; its exit action ends the run."""
+    with the kernel's and the pipeline's drops; its exit action ends the run.
+    `reload`: polled between sweeps; returns (engine, on_alert) when new rules
+    were loaded and validated (SIGHUP), None otherwise."""
     result = RunResult()
     state = StateEngine()
     syscalls = syscalls_for(engine.event_types())
@@ -76,7 +81,20 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         result.monitor = monitor
         t0 = time.monotonic()
         on_ready(result.syscalls)
-        halt = (lambda: stop() or monitor.exit_requested) if monitor is not None else stop
+        attached = set(syscalls)
+
+        def halt() -> bool:
+            new = reload() if reload is not None else None
+            if new is not None:
+                engine2, alert2 = new
+                warm_up(engine2, state)
+                evaluator.replace(engine2, alert2)
+                missing = sorted(set(syscalls_for(engine2.event_types())) - attached)
+                log(f"Rules reloaded: {len(engine2.rules)} rules"
+                    + (f"; not attached until a restart: {', '.join(missing)}" if missing
+                       else ""))
+            return stop() or (monitor is not None and monitor.exit_requested)
+
         for B in live.batches(batch_rows, stop=halt):
             B = state.process(B)
             if writer is not None:

@@ -30,6 +30,10 @@ class InProcess:
         not in the per-rule counts (Falco does not list it either)."""
         self.emit(alert)
 
+    def replace(self, engine, emit) -> None:
+        """New rules (and output settings) from here on."""
+        self.engine, self.emit = engine, emit
+
     def poll(self) -> None:
         pass
 

@@ -80,6 +80,7 @@ class Pipeline:
         self._tables = None
         self._closed = False
         self.on_child = lambda pid, alive: None      # e.g. exclude the child from capture
+        self._counted: dict = {}                     # alerts by rule of earlier rule sets
         names = [r.name for r in engine.rules]
         event = EventFd()
         self.shared = Shared(
@@ -213,6 +214,32 @@ class Pipeline:
             self.shared.done.wait(POLL_S)
         self._release()
 
+    # -- new rules -----------------------------------------------------------------------------
+    def replace(self, engine, emit) -> None:
+        """New rules (SIGHUP): the batches in flight finish with the old ones and
+        their alerts are emitted; then workers and output are forked again with
+        the new engine (compiled by the caller)."""
+        self._drain()
+        end = time.monotonic() + 10
+        while any(r.pending() for r in self.shared.rings) and time.monotonic() < end:
+            time.sleep(0.01)
+        time.sleep(0.1)                              # the output writes what it drained
+        self._counted.update({k: self._counted.get(k, 0) + v
+                              for k, v in self._rule_counts().items()})
+        for pid in list(self._pids):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            del self._pids[pid]
+            self.on_child(pid, False)
+        self.engine, self.emit = engine, emit
+        names = [r.name for r in engine.rules]
+        self.rule_names = names
+        self.shared.rule_index = {n: i for i, n in enumerate(names)}
+        self.shared.alerts_out = Counters(len(names) + 1)
+        self._fork_output()
+        for w in range(self.workers):
+            self._fork_worker(w)
+
     # -- the state engine's tables ------------------------------------------------------------
     def _table_ids(self) -> tuple:
         """The process and container tables' arrays: new ones mean the state
@@ -277,6 +304,12 @@ class Pipeline:
     def submit(self, B, epoch, block: bool = True) -> bool:
         return self.post(B, epoch, block)
 
-    def alerts_by_rule(self) -> dict:
+    def _rule_counts(self) -> dict:
         counts = self.shared.alerts_out.array
         return {name: int(counts[i]) for i, name in enumerate(self.rule_names) if counts[i]}
+
+    def alerts_by_rule(self) -> dict:
+        out = dict(self._counted)
+        for k, v in self._rule_counts().items():
+            out[k] = out.get(k, 0) + v
+        return out
