@@ -122,7 +122,7 @@ def cmd_replay(args) -> int:
         result = replay(trace, setup.engine, setup.emit, write_path=getattr(args, "write", None),
                         write_filter=write_filter, progress=progress,
                         workers=max(1, getattr(args, "workers", 1)),
-                        drops=setup.drops_monitor)
+                        drops=setup.drops_monitor, user=str(setup.cfg.get("pipeline.user") or ""))
     except (ScapError, OSError) as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 1
@@ -187,7 +187,8 @@ def cmd_run(args) -> int:
                           write_path=getattr(args, "write", None),
                           ring_bytes=int(setup.cfg.get("capture.ring_bytes")),
                           workers=max(1, args.live_workers), drops=setup.drops_monitor,
-                          reload=reload, log=setup.log)
+                          reload=reload, log=setup.log,
+                          user=str(setup.cfg.get("pipeline.user") or ""))
     except BpfError as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 2

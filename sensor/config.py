@@ -29,6 +29,9 @@ DEFAULTS: dict = {
     # Live capture (ours; Falco sizes its buffers by preset): the BPF ring's
     # size in bytes (a power of two, at least 4096).
     "capture": {"ring_bytes": 16 << 20},
+    # The multiprocess pipeline (ours): the user workers and the output process
+    # switch to, without capabilities, when the sensor runs as root ("" keeps root).
+    "pipeline": {"user": "nobody"},
 }
 
 

@@ -116,7 +116,7 @@ class Progress:
 def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
            write_path: Optional[str] = None, write_filter: Optional[Engine] = None,
            progress: Optional[Progress] = None, batch_rows: int = 65536,
-           workers: int = 1, drops=None) -> ReplayResult:
+           workers: int = 1, drops=None, user: str = "") -> ReplayResult:
     """Replay `path` through `engine`, calling on_alert for each alert in event order
     (in the output process with workers > 1).  With write_path, the events (those
     write_filter matches, if given) are written to a new capture.  `drops`: a
@@ -128,7 +128,7 @@ def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
     reader = open_scap(path)
     state = StateEngine()
     state.seed(reader.snapshot)
-    evaluator = make_evaluator(engine, state, workers, on_alert)
+    evaluator = make_evaluator(engine, state, workers, on_alert, user)
     monitor = drops(evaluator.emit_internal) if drops is not None else None
     result.monitor = monitor
     if workers > 1:
@@ -169,14 +169,15 @@ def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
     return result
 
 
-def make_evaluator(engine: Engine, state: StateEngine, workers: int, on_alert):
-    """Rules evaluated in this process (workers <= 1) or by the multiprocess pipeline."""
+def make_evaluator(engine: Engine, state: StateEngine, workers: int, on_alert, user: str = ""):
+    """Rules evaluated in this process (workers <= 1) or by the multiprocess pipeline,
+    whose children run as `user` without capabilities when we are root."""
     from .workers.inprocess import InProcess, warm_up
     warm_up(engine, state)          # compiled here, once (forked workers inherit it)
     if workers <= 1:
         return InProcess(engine, state, on_alert)
     from .workers.pipeline import Pipeline
-    return Pipeline(engine, state, workers, on_alert)
+    return Pipeline(engine, state, workers, on_alert, user=user)
 
 
 def count_alerts(result, engine: Engine, by_rule: dict) -> None:

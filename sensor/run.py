@@ -44,7 +44,7 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
              write_path: Optional[str] = None, ring_bytes: Optional[int] = None,
              batch_rows: int = 65536, workers: int = 1, drops=None,
              reload: Optional[Callable[[], Optional[tuple]]] = None,
-             log: Callable[[str], None] = lambda text: None) -> RunResult:
+             log: Callable[[str], None] = lambda text: None, user: str = "") -> RunResult:
     """Capture until stop() is true.  Raises BpfError (with what to do) when
     the probes cannot be loaded or attached.  With workers > 1 the rules run in
     forked worker processes and on_alert in the output process; the sensor's
@@ -57,7 +57,7 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
     state = StateEngine()
     syscalls = syscalls_for(engine.event_types())
     opts = {} if ring_bytes is None else {"ring_bytes": ring_bytes}
-    evaluator = make_evaluator(engine, state, workers, on_alert)
+    evaluator = make_evaluator(engine, state, workers, on_alert, user)
     if workers > 1:
         batch_rows = evaluator.capacity
     probes = Probes.open(syscalls, **opts)

@@ -80,6 +80,11 @@ def test_live_workers_titles_restart_and_clean_exit():
             or [t.split(" [")[0] for t in titles] == \
             ["sensor: output"] + [f"sensor: worker {i}/3" for i in (1, 2, 3)], titles
         assert Path(f"/proc/{s.proc.pid}/cmdline").read_bytes().startswith(b"sensor: capture")
+        for pid in kids:            # least privilege: nobody, no capabilities
+            status = Path(f"/proc/{pid}/status").read_text()
+            assert "\nUid:\t65534\t65534\t65534\t65534\n" in status, status
+            assert "\nCapEff:\t0000000000000000\n" in status
+            assert "\nCapPrm:\t0000000000000000\n" in status
         victim = next(p for p, t in kids.items() if t.startswith("sensor: worker 2/3"))
         os.kill(victim, signal.SIGKILL)
         t0 = time.monotonic()

@@ -68,8 +68,9 @@ class PipelineStats:
 
 class Pipeline:
     def __init__(self, engine, state, workers: int, emit, *, slots: int = 8,
-                 capacity: int = 16384):
+                 capacity: int = 16384, user: str = ""):
         self.engine, self.state, self.workers, self.emit = engine, state, workers, emit
+        self.user = user                             # the children's user (root only)
         self.capacity = capacity
         self.stats = PipelineStats()
         self.router = Router(workers)
@@ -102,12 +103,12 @@ class Pipeline:
     def _fork_worker(self, w: int) -> None:
         types = ",".join(self.router.describe()[w][:4]) if self.router.batches else ""
         pid = fork_child(f"sensor: worker {w + 1}/{self.workers} [{types}]", worker_main,
-                         w, self.shared, self.engine, self.state)
+                         w, self.shared, self.engine, self.state, user=self.user)
         self._pids[pid] = ("worker", w)
         self.on_child(pid, True)
 
     def _fork_output(self) -> None:
-        pid = fork_child("sensor: output", output_main, self.shared, self.emit)
+        pid = fork_child("sensor: output", output_main, self.shared, self.emit, user=self.user)
         self._pids[pid] = ("output", 0)
         self.on_child(pid, True)
 

@@ -19,8 +19,25 @@ def set_title(title: str) -> None:
         pass
 
 
-def become_child(title: str) -> None:
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def drop_privileges(user: str) -> None:
+    """Become `user` with no capabilities and no way back (a worker or the
+    output process needs none: its memory and fds were set up before the fork)."""
+    import pwd
+    pw = pwd.getpwnam(user)
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)            # a non-root uid: permitted and effective caps cleared
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def become_child(title: str, user: str = "") -> None:
     set_title(title)
+    if user and os.geteuid() == 0:
+        drop_privileges(user)
+    # After the credentials change, which clears the parent-death signal.
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() == 1:        # the parent died before prctl: follow it now
         os._exit(1)
@@ -30,14 +47,15 @@ def become_child(title: str) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def fork_child(title: str, main, *args) -> int:
-    """Fork a child running main(*args), which never returns into the parent's code."""
+def fork_child(title: str, main, *args, user: str = "") -> int:
+    """Fork a child running main(*args), which never returns into the parent's code;
+    with `user` (and root), it runs as that user without capabilities."""
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
-        become_child(title)
+        become_child(title, user)
         main(*args)
     except BaseException:        # a crash is reported, then the supervisor restarts us
         import traceback
