@@ -182,13 +182,19 @@ def cmd_run(args) -> int:
         return bool(stopping) or (deadline is not None and time.monotonic() >= deadline)
 
     _capture_title(args.live_workers)
+    from .stats import Stats
+    try:
+        stats = Stats(setup.cfg, setup.log)
+    except (ValueError, OSError) as e:
+        print(f"sensor: {e}", file=sys.stderr)
+        return 2
     try:
         result = run_live(setup.engine, setup.emit, stop=stop, on_ready=on_ready,
                           write_path=getattr(args, "write", None),
                           ring_bytes=int(setup.cfg.get("capture.ring_bytes")),
                           workers=max(1, args.live_workers), drops=setup.drops_monitor,
                           reload=reload, log=setup.log,
-                          user=str(setup.cfg.get("pipeline.user") or ""))
+                          user=str(setup.cfg.get("pipeline.user") or ""), stats=stats)
     except BpfError as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 2
@@ -196,6 +202,7 @@ def cmd_run(args) -> int:
         print(f"sensor: {e}", file=sys.stderr)
         return 1
     finally:
+        stats.close()
         for s, h in old.items():
             signal.signal(s, h)
     setup.log(_summary(result, "captured"))

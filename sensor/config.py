@@ -32,6 +32,10 @@ DEFAULTS: dict = {
     # The multiprocess pipeline (ours): the user workers and the output process
     # switch to, without capabilities, when the sensor runs as root ("" keeps root).
     "pipeline": {"user": "nobody"},
+    # Statistics every interval (a log line and JSON on stderr), and an HTTP
+    # endpoint with Prometheus /metrics and /healthz (off by default).
+    "metrics": {"enabled": False, "interval": "1m"},
+    "webserver": {"enabled": False, "listen_address": "127.0.0.1", "listen_port": 8765},
 }
 
 

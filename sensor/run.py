@@ -44,7 +44,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
              write_path: Optional[str] = None, ring_bytes: Optional[int] = None,
              batch_rows: int = 65536, workers: int = 1, drops=None,
              reload: Optional[Callable[[], Optional[tuple]]] = None,
-             log: Callable[[str], None] = lambda text: None, user: str = "") -> RunResult:
+             log: Callable[[str], None] = lambda text: None, user: str = "",
+             stats=None) -> RunResult:
     """Capture until stop() is true.  Raises BpfError (with what to do) when
     the probes cannot be loaded or attached.  With workers > 1 the rules run in
     forked worker processes and on_alert in the output process; the sensor's
@@ -52,7 +53,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
     DropsMonitor factory (alert callback, drops-so-far callback -> monitor) fed
     with the kernel's and the pipeline's drops; its exit action ends the run.
     `reload`: polled between sweeps; returns (engine, on_alert) when new rules
-    were loaded and validated (SIGHUP), None otherwise."""
+    were loaded and validated (SIGHUP), None otherwise.  `stats`: a Stats,
+    given a snapshot of the counters between sweeps."""
     result = RunResult()
     state = StateEngine()
     syscalls = syscalls_for(engine.event_types())
@@ -83,7 +85,18 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         on_ready(result.syscalls)
         attached = set(syscalls)
 
+        def snapshot() -> dict:
+            pipe = getattr(evaluator, "stats", None)
+            by_rule = evaluator.alerts_by_rule()
+            return {"events": result.events, "kernel_drops": int(probes.drops().sum()),
+                    "pipeline_dropped_events": pipe.dropped_events if pipe else 0,
+                    "pipeline_lost_batches": pipe.lost_batches if pipe else 0,
+                    "worker_lag": evaluator.lag(), "worker_busy_s": evaluator.busy_seconds(),
+                    "alerts": sum(by_rule.values()), "alerts_by_rule": by_rule}
+
         def halt() -> bool:
+            if stats is not None:
+                stats.tick(snapshot)
             new = reload() if reload is not None else None
             if new is not None:
                 engine2, alert2 = new

@@ -40,6 +40,12 @@ class InProcess:
     def close(self) -> None:
         pass
 
+    def lag(self) -> list:
+        return []
+
+    def busy_seconds(self) -> list:
+        return []
+
     def alerts_by_rule(self) -> dict:
         return dict(self.by_rule)
 

@@ -52,6 +52,7 @@ class Shared:
     done: EventFd                    # a worker finished a batch
     alert_event: EventFd             # alerts are waiting (all rings share it)
     alerts_out: Counters             # alerts emitted, per rule index
+    busy_ns: Counters                # [w]: time worker w spent evaluating
     rule_index: dict = field(default_factory=dict)
 
 
@@ -89,7 +90,7 @@ class Pipeline:
             posted=Counters(1), progress=Counters(workers + 1), closing=Counters(1),
             rings=[ByteRing(ALERT_RING_BYTES, event) for _ in range(workers + 1)],
             go=[EventFd() for _ in range(workers)], done=EventFd(), alert_event=event,
-            alerts_out=Counters(len(names) + 1),
+            alerts_out=Counters(len(names) + 1), busy_ns=Counters(workers + 1),
             rule_index={n: i for i, n in enumerate(names)})
         self.rule_names = names
 
@@ -308,6 +309,13 @@ class Pipeline:
     def _rule_counts(self) -> dict:
         counts = self.shared.alerts_out.array
         return {name: int(counts[i]) for i, name in enumerate(self.rule_names) if counts[i]}
+
+    def lag(self) -> list:
+        """Per worker, the batches posted that it has not finished."""
+        return [self._seq - int(p) for p in self.shared.progress.array[:self.workers]]
+
+    def busy_seconds(self) -> list:
+        return [int(b) / 1e9 for b in self.shared.busy_ns.array[:self.workers]]
 
     def alerts_by_rule(self) -> dict:
         out = dict(self._counted)

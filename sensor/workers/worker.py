@@ -7,6 +7,8 @@ worker is ready at once.
 """
 from __future__ import annotations
 
+import time
+
 from ..outputs.alert import AlertRenderer
 from . import alerts_wire
 
@@ -30,10 +32,12 @@ def worker_main(w: int, shared, engine, state) -> None:
         shard = pool.shards[slot]
         n = int(B.n[0])
         if n and (shard[:n] == w).any():
+            t0 = time.monotonic_ns()
             P, C = state.P, state.C
             matches = engine.evaluate(B, P, C, shard=(shard, w))
             for alert in renderer.alerts(matches, B, P, C):
                 ring.put(alerts_wire.encode(alert, s))
+            shared.busy_ns.add(w, time.monotonic_ns() - t0)
         shared.progress.set(w, s)
         last = s
         done.signal()
