@@ -235,7 +235,8 @@ def _summary(result, verb: str) -> str:
         lines.append(f"Pipeline: {pipe.posted} batches, dropped {pipe.dropped_batches} "
                      f"({pipe.dropped_events} events) with no free slot, lost "
                      f"{pipe.lost_batches} in workers that died; restarts: "
-                     f"{pipe.worker_restarts} workers, {pipe.output_restarts} output")
+                     f"{pipe.worker_restarts} workers, {pipe.output_restarts} output; "
+                     f"alerts dropped (output behind): {pipe.alerts_dropped}")
     for rule, n in sorted(result.by_rule.items()):
         lines.append(f"   {rule}: {n}")
     return "\n".join(lines)

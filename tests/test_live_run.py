@@ -191,7 +191,10 @@ def test_full_ring_is_counted_as_drops(tmp_path):
     n = 20000
     for _ in range(n):
         os.close(os.open(marker, os.O_RDONLY))
-    time.sleep(1)
+    # Drop checks run once per second of event time: keep events coming past it.
+    for _ in range(15):
+        os.close(os.open(marker, os.O_RDONLY))
+        time.sleep(0.1)
     assert s.stop() == 0, "".join(s.err)
     time.sleep(0.5)
     while not s.alerts.empty():
@@ -203,7 +206,7 @@ def test_full_ring_is_counted_as_drops(tmp_path):
     assert total > 0, err
     opens = int(line.split("openat: ")[1].split(")")[0].split(",")[0]) if "openat: " in line else 0
     assert opens > 0, err
-    assert alerts + opens >= n, err
+    assert alerts + opens >= n + 15, err
     # Falco's drop monitoring (default actions: log and alert, one token)
     internal = [a for a in s.seen if a["rule"] == "Falco internal: syscall event drop"]
     assert internal and int(internal[0]["output_fields"]["n_drops"]) > 0, err

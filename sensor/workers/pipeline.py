@@ -65,6 +65,7 @@ class PipelineStats:
     worker_restarts: int = 0
     output_restarts: int = 0
     oversized_batches: int = 0       # did not fit a pool slot: evaluated here
+    alerts_dropped: int = 0          # alert rings full: the output process fell behind
 
 
 class Pipeline:
@@ -281,6 +282,7 @@ class Pipeline:
         for pid in list(self._pids):
             self._reap(pid, end)
         self._release()
+        self.stats.alerts_dropped = sum(r.dropped for r in self.shared.rings)
 
     def _reap(self, pid: int, end: float) -> None:
         while time.monotonic() < end:
