@@ -144,8 +144,9 @@ class Pipeline:
     def post(self, B, epoch, block: bool = True) -> bool:
         """Hand batch B (enriched) to the workers; False if it was dropped."""
         n = int(B.n[0])
-        if n == 0:
-            self.state.release(epoch)
+        if n == 0:                  # nothing to evaluate; its epoch waits for the ones before
+            self._epochs.append((self._seq, epoch))
+            self._release()
             return True
         if self._table_ids() != self._tables:
             self._refork_workers()
