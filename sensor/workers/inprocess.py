@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from ..events.batch import allocate_batch
 from ..outputs.alert import AlertRenderer
 
@@ -51,10 +53,13 @@ class InProcess:
 
 
 def warm_up(engine, state) -> None:
-    """Compile the rules' kernels before capture starts: numba compiles them
-    for the argument types of their first batch, which would otherwise be the
-    first live one, while the ring fills."""
+    """Compile the rules' kernels now, in this process: numba compiles them for
+    the argument types of their first batch, which would otherwise be a live
+    one (while the ring fills) or, in forked workers, compiled again in each,
+    as an unprivileged user that cannot write the cache.  Both calls: a whole
+    batch and a worker's shard of it."""
     B = allocate_batch(1, 64)
     B.n[0] = 1                     # one empty row: the kernels run, nothing matches
     engine.evaluate(B, state.P, state.C)
+    engine.evaluate(B, state.P, state.C, shard=(np.zeros(1, np.int8), 0))
     engine.reset_stats()
