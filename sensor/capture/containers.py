@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+import numpy as np
+
 from sensor.events.batch import allocate_containers, arena_append
 
 
@@ -31,9 +33,21 @@ class ContainerTable:
         return off, ln
 
     def _set(self, row: int, name: str, value: Optional[bytes]) -> None:
+        """Set a string column.  A value that fits where the old one was (the
+        same metadata seen again, as each container event repeats it) is
+        written in place: the arena only grows with new information."""
+        offs, lens = getattr(self.C, name + "_off"), getattr(self.C, name + "_len")
+        old = int(lens[row])
+        room = (old + 7) & ~7                  # strings are 8-byte aligned, zero padded
+        if value is not None and old >= 0 and len(value) <= room:
+            off = int(offs[row])
+            self.C.arena[off:off + room] = 0
+            self.C.arena[off:off + len(value)] = np.frombuffer(value, np.uint8)
+            lens[row] = len(value)
+            return
         off, ln = self._put(value)
-        getattr(self.C, name + "_off")[row] = off
-        getattr(self.C, name + "_len")[row] = ln
+        offs[row] = off
+        lens[row] = ln
 
     def row_for(self, cid: Optional[bytes]) -> int:
         """The row of container cid (created with only its id), -1 for the host."""

@@ -66,6 +66,7 @@ class PipelineStats:
     output_restarts: int = 0
     oversized_batches: int = 0       # did not fit a pool slot: evaluated here
     alerts_dropped: int = 0          # alert rings full: the output process fell behind
+    reforks: int = 0                 # workers forked again to see grown state tables
 
 
 class Pipeline:
@@ -253,6 +254,7 @@ class Pipeline:
 
     def _refork_workers(self) -> None:
         """Workers forked again, at a batch boundary, to see grown tables."""
+        self.stats.reforks += 1
         self._drain()
         for pid, (kind, _) in list(self._pids.items()):
             if kind == "worker":
