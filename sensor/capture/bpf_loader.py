@@ -78,6 +78,7 @@ _SIGNATURES = {
     "bpf_map_update_elem": (_I, [_I, _P, _P, ctypes.c_uint64]),
     "bpf_map_lookup_elem": (_I, [_I, _P, _P]),
     "bpf_map_delete_elem": (_I, [_I, _P]),
+    "bpf_map_lookup_batch": (_I, [_I, _P, _P, _P, _P, _P, _P]),
 }
 
 # int (*libbpf_print_fn_t)(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -483,6 +484,30 @@ class BpfObject:
             raise BpfError(f"map {name!r}: lookup failed: {_strerror(rc)}")
         raw = vbuf.raw
         return [raw[i * stride:i * stride + vs] for i in range(ncpu)]
+
+    def array_percpu_u64(self, name: str):
+        """Every entry of a per-CPU array of u64, summed over the CPUs, in one
+        batched read (a lookup per key costs a syscall each): int64[max_entries]."""
+        import numpy as np
+        lib = self._live()
+        m = self._map(name)
+        vs, ncpu, percpu = self._value_layout(lib, m)
+        if not percpu or vs != 8:
+            raise BpfError(f"map {name!r} is not a per-CPU map of u64")
+        n = lib.bpf_map__max_entries(m)
+        keys = np.zeros(n, np.uint32)
+        values = np.zeros((n, ncpu), np.uint64)
+        count = ctypes.c_uint32(n)
+        out_batch = ctypes.c_uint32(0)
+        rc = lib.bpf_map_lookup_batch(self.map_fd(name), None, ctypes.byref(out_batch),
+                                      keys.ctypes.data, values.ctypes.data,
+                                      ctypes.byref(count), None)
+        if rc < 0 and -rc != _errno.ENOENT:       # ENOENT: the last batch, here the only one
+            raise BpfError(f"map {name!r}: batch lookup failed: {_strerror(rc)}")
+        out = np.zeros(n, np.int64)
+        got = int(count.value)
+        out[keys[:got]] = values[:got].sum(axis=1).astype(np.int64)
+        return out
 
     @staticmethod
     def num_possible_cpus() -> int:

@@ -161,11 +161,7 @@ class Probes:
     def drops(self) -> np.ndarray:
         """Records the ring refused, summed over CPUs, indexed by event code
         (index A.CODE_BAD_BUILD: records a probe built wrong)."""
-        out = np.zeros(A.MAX_CODES, np.int64)
-        for code in range(A.MAX_CODES):
-            vals = self.obj.map_lookup_percpu("drops", code.to_bytes(4, "little"))
-            out[code] = sum(int.from_bytes(v[:8], "little") for v in vals)
-        return out
+        return self.obj.array_percpu_u64("drops")
 
     def close(self) -> None:
         self.obj.close()
