@@ -41,8 +41,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -56,6 +54,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "perf"))
+from benchlib import machine, tracing_links  # noqa: E402
 RESULTS = ROOT / "perf" / "results"
 LOOP_C = ROOT / "perf" / "loadgen" / "loop.c"
 DEFAULT_RULES = ROOT / "rules"
@@ -191,7 +191,6 @@ def overlap(res: list[dict]) -> float:
 # ---------------------------------------------------------------------------------------------
 # other BPF programs on the machine (a shared VM: another session's sensor or tests)
 
-WATCHED_LINKS = {"perf_event", "tracing", "raw_tracepoint", "kprobe_multi", "uprobe_multi"}
 
 
 def own_prog_ids() -> set[int]:
@@ -216,22 +215,13 @@ class ForeignProbes:
     def __init__(self, own: set[int], timeout_s: float):
         self.own = own
         self.timeout_s = timeout_s
-        self.bpftool = shutil.which("bpftool")
+        self.checked = tracing_links() is not None       # bpftool can list them
         self.waited_s = 0.0
         self.redone = 0
         self.dirty = 0                   # runs taken with foreign links present
 
     def count(self) -> int:
-        if not self.bpftool:
-            return 0
-        res = subprocess.run([self.bpftool, "-j", "link", "show"], capture_output=True,
-                             text=True)
-        try:
-            links = json.loads(res.stdout or "[]")
-        except ValueError:
-            return 0
-        return sum(1 for link in links
-                   if link.get("type") in WATCHED_LINKS and link.get("prog_id") not in self.own)
+        return tracing_links(self.own) or 0
 
     def wait_quiet(self) -> bool:
         """Wait until no foreign tracing link is attached (True), or the time allowed ran
@@ -251,23 +241,6 @@ class ForeignProbes:
 
 
 # ---------------------------------------------------------------------------------------------
-
-def machine() -> dict:
-    model = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    cs = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-    vuln = Path("/sys/devices/system/cpu/vulnerabilities")
-    mitigations = {}
-    for name in ("spectre_v2", "spec_rstack_overflow", "retbleed"):
-        if (vuln / name).exists():
-            mitigations[name] = (vuln / name).read_text().strip()
-    return {"node": platform.node(), "nproc": os.cpu_count(), "kernel": platform.release(),
-            "cpu_model": model, "clocksource": cs.read_text().strip() if cs.exists() else "?",
-            "mitigations": mitigations, "python": platform.python_version()}
-
 
 class Bench:
     def __init__(self, a, probes, consumer, loop: Path, target: Path,
@@ -587,7 +560,7 @@ def main() -> int:
             consumer = Consumer(probes)
             consumer.start()
             foreign = ForeignProbes(own_prog_ids(), a.quiet_timeout)
-            if not foreign.bpftool:
+            if not foreign.checked:
                 print("warning: no bpftool: cannot check for other processes' probes")
             bench = Bench(a, probes, consumer, loop, target, foreign)
             for r in range(a.rounds):
@@ -625,7 +598,7 @@ def main() -> int:
            "foreign_probes": {"waited_s": round(bench.foreign.waited_s, 1),
                               "runs_redone": bench.foreign.redone,
                               "runs_with_foreign_probes": bench.foreign.dirty,
-                              "checked": bool(bench.foreign.bpftool)},
+                              "checked": bench.foreign.checked},
            "loadavg_start": load0, "loadavg_end": os.getloadavg(),
            "elapsed_s": round(elapsed, 1)}
     RESULTS.mkdir(parents=True, exist_ok=True)

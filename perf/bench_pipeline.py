@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -63,6 +62,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "perf"))
+from benchlib import machine, tracing_links  # noqa: E402
 SHARED = ROOT.parent / "shared"
 SOURCE = SHARED / "traces" / "502Error.scap"
 DEFAULT_RULES = SHARED / "rulesets" / "falco-0.31.1" / "falco_rules.yaml"
@@ -87,26 +87,6 @@ PDROPS = re.compile(r"Pipeline: (\d+) batches, dropped (\d+) \((\d+) events\)")
 
 # ---------------------------------------------------------------------------------------------
 # the machine
-
-def machine() -> dict:
-    model = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    mem = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem = int(line.split()[1]) // (1024 * 1024)
-    try:
-        import numba
-        nb = numba.__version__
-    except ImportError:
-        nb = "?"
-    return {"node": platform.node(), "nproc": os.cpu_count(), "cpu_model": model,
-            "mem_gib": mem, "kernel": platform.release(), "python": platform.python_version(),
-            "numba": nb}
-
 
 def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
@@ -484,19 +464,6 @@ def plot(report: dict, path: Path) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # live
 
-def foreign_links() -> int | None:
-    bpftool = shutil.which("bpftool")
-    if not bpftool:
-        return None
-    res = subprocess.run([bpftool, "-j", "link", "show"], capture_output=True, text=True)
-    try:
-        links = json.loads(res.stdout or "[]")
-    except ValueError:
-        return None
-    return sum(1 for link in links if link.get("type") in {"perf_event", "tracing",
-                                                           "raw_tracepoint"})
-
-
 class Killed(Exception):
     pass
 
@@ -524,7 +491,7 @@ def live_trial(rate_bin: Path, target: Path, tmp: Path, workers: int, rate: int,
             gens.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True))
 
     cmd = SENSOR + ["run", "-r", str(LIVE_RULES), "--workers", str(workers), "-M", str(duration)]
-    links = foreign_links()
+    links = tracing_links()
     r = run_timed(cmd, err, sample=True, on_start=on_start)
     achieved = 0.0
     calls = 0
