@@ -121,7 +121,7 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         result.stopped = monitor is not None and monitor.exit_requested
         evaluator.close()
         result.seconds = time.monotonic() - t0
-        result.bad_records = live.bad_records
+        result.bad_records = live.counts.bad
         result.kernel_drops = drops_by_event(probes.drops())
         count_alerts(result, engine, evaluator.alerts_by_rule())
         result.pipeline = getattr(evaluator, "stats", None)

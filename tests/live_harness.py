@@ -21,10 +21,9 @@ from typing import Callable, Iterable
 import numpy as np
 import pytest
 
-from sensor.capture import scap_decode as D
+from sensor.capture.live import RecordCounts, decode_records
 from sensor.capture.probes import Probes, object_path
 from sensor.events import evttypes as ET
-from sensor.events.batch import allocate_batch, grow_arena
 from sensor.events.evtargs import param_text
 from sensor.ring.bpf_ring import BpfRing
 
@@ -82,17 +81,12 @@ def decode_ring(ring: BpfRing) -> list[Event]:
 
 
 def decode_blocks(buf: np.ndarray, end: int) -> list[Event]:
-    B = allocate_batch(max(16, end // 32), end + 4096)
-    stats = np.zeros(2, np.int64)
-    pos, n = 0, 0
-    while True:
-        status, pos, n = D.run(buf, pos, end, n, B, stats)
-        if status == D.ST_ARENA_FULL:
-            B = grow_arena(B, int(stats[D.STAT_ARENA_NEED]))
-            continue
-        assert status == D.ST_NEED_MORE and pos == end, (status, pos, end)
-        break
-    return [_event(B, i) for i in range(int(B.n[0]))]
+    counts = RecordCounts()
+    events = [_event(B, i) for B in decode_records(buf, end, max(16, end // 32), counts,
+                                                    np.zeros(2, np.int64))
+              for i in range(int(B.n[0]))]
+    assert counts.bad == 0, "a record the decoder could not read"
+    return events
 
 
 def _event(B, i: int) -> Event:

@@ -38,8 +38,7 @@ class LiveCapture:
         self.ring = BpfRing(probes.ring_fd, probes.ring_size)
         self.staging = np.zeros(max(STAGING_BYTES, 2 * A.MAX_EVENT), np.uint8)
         self.sweep_bytes = probes.wakeup_bytes
-        self.events = 0
-        self.bad_records = 0
+        self.counts = RecordCounts()
         probes.attach()
         self.snapshot: Snapshot = scan_proc(exclude_tgids={os.getpid()})
 
@@ -67,35 +66,43 @@ class LiveCapture:
             last = time.monotonic()
             end = self.ring.drain(self.staging, 0)
             if end:
-                yield from self._decode(end, capacity, stats)
+                yield from decode_records(self.staging, end, capacity, self.counts, stats)
             if stopping and not self.ring.pending():
                 return
-
-    def _decode(self, end: int, capacity: int, stats) -> Iterator:
-        B = _new_batch(capacity)
-        pos = 0
-        while pos < end:
-            status, pos, self.events = D.run(self.staging, pos, end, self.events, B, stats)
-            pos = int(pos)
-            if status == D.ST_BATCH_FULL:
-                yield B
-                B = _new_batch(capacity)
-            elif status == D.ST_ARENA_FULL:
-                B = grow_arena(B, int(stats[D.STAT_ARENA_NEED]))
-            elif status != D.ST_NEED_MORE:
-                # A record our own probes built wrong: count it and drop the
-                # rest of this sweep (its records cannot be delimited safely).
-                self.bad_records += 1
-                break
-            elif pos < end:
-                self.bad_records += 1
-                break
-        if B.n[0]:
-            yield B
 
     def close(self) -> None:
         self.ring.close()
         self.probes.close()
+
+
+class RecordCounts:
+    """Events decoded so far (their numbering goes on across sweeps) and
+    records that could not be decoded."""
+
+    def __init__(self):
+        self.events = 0
+        self.bad = 0
+
+
+def decode_records(buf, end: int, capacity: int, counts: RecordCounts, stats) -> Iterator:
+    """Batches of the ring records (scap event blocks) in buf[:end].  A record
+    our own probes built wrong is counted, and the rest of the sweep dropped:
+    its records cannot be delimited safely."""
+    B = _new_batch(capacity)
+    pos = 0
+    while pos < end:
+        status, pos, counts.events = D.run(buf, pos, end, counts.events, B, stats)
+        pos = int(pos)
+        if status == D.ST_BATCH_FULL:
+            yield B
+            B = _new_batch(capacity)
+        elif status == D.ST_ARENA_FULL:
+            B = grow_arena(B, int(stats[D.STAT_ARENA_NEED]))
+        elif status != D.ST_NEED_MORE or pos < end:
+            counts.bad += 1
+            break
+    if B.n[0]:
+        yield B
 
 
 def _new_batch(capacity: int):
