@@ -148,3 +148,43 @@ def test_live_posting_drops_whole_batches_when_workers_stall(engine, tmp_path):
         for p in stalled:
             os.kill(p, signal.SIGCONT)
         pipe.close()
+
+
+def test_an_oversized_batch_is_evaluated_in_the_capture_process_in_order(engine, tmp_path):
+    many, expect = tmp_path / "many.txt", tmp_path / "expect.txt"
+    _, P, C = batch(400, seed=0)
+    pipe = Pipeline(engine, Tables(P, C), 2, _emitter(many), slots=2, capacity=256)
+    one = InProcess(engine, Tables(P, C), _emitter(expect))
+    pipe.start()
+    try:
+        for e, rows in enumerate((200, 400, 200)):     # the 400-row batch does not fit a slot
+            B = batch(rows, seed=e)[0]
+            B.num[:rows] = np.arange(1, rows + 1) + 1000 * e
+            one.submit(B, e)
+            assert pipe.post(B, e)
+    finally:
+        pipe.close()
+    assert pipe.stats.oversized_batches == 1
+    assert _lines(many) == _lines(expect) and _lines(many)
+
+
+def test_workers_are_forked_again_when_the_state_tables_grow(engine, tmp_path):
+    many, expect = tmp_path / "many.txt", tmp_path / "expect.txt"
+    B, P, C = batch(400, seed=0)
+    tables = Tables(P, C)
+    pipe = Pipeline(engine, tables, 2, _emitter(many), slots=2, capacity=512)
+    one = InProcess(engine, Tables(P, C), _emitter(expect))
+    pipe.start()
+    try:
+        before = {p for p, (k, _) in pipe.child_pids().items() if k == "worker"}
+        one.submit(B, 0)
+        pipe.post(B, 0)
+        # the state engine grew its tables: new arrays the forked workers cannot see
+        tables.P = P._replace(**{f: getattr(P, f).copy() for f in P._fields})
+        one.submit(B, 1)
+        pipe.post(B, 1)
+        after = {p for p, (k, _) in pipe.child_pids().items() if k == "worker"}
+    finally:
+        pipe.close()
+    assert pipe.stats.reforks == 1 and not before & after
+    assert _lines(many) == _lines(expect) and _lines(many)
