@@ -39,12 +39,12 @@ class RunCounts:
     alerts: int = 0
     written: int = 0
     by_rule: Counter = field(default_factory=Counter)
+    by_priority: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
 
 @dataclass
 class ReplayResult(RunCounts):
-    by_priority: Counter = field(default_factory=Counter)
     error: Optional[ScapError] = None
     stopped: bool = False            # the drop monitor's exit action
     monitor: object = None
@@ -185,8 +185,7 @@ def count_alerts(result, engine: Engine, by_rule: dict) -> None:
     for rule, n in by_rule.items():
         result.alerts += n
         result.by_rule[rule] += n
-        if isinstance(result, ReplayResult):
-            result.by_priority[prio.get(rule, "Debug")] += n
+        result.by_priority[prio.get(rule, "Debug")] += n
 
 
 def _write(writer, write_filter: Optional[Engine], B, P, C) -> int:
