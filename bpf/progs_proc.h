@@ -385,7 +385,6 @@ static __always_inline u16 ptrace_request_ppm(u64 r)
 static __always_inline void ev_dyn_u64(struct ev *e, u64 v)
 {
 	e->buf[e->pos & OFF_MASK] = 0;
-	e->buf[(e->pos + 1) & OFF_MASK] = 0;    /* keeps the verifier's view simple */
 	*(u64 *)&e->buf[(e->pos + 1) & OFF_MASK] = v;
 	ev_took(e, 9);
 }
