@@ -28,7 +28,7 @@ apt-install:
 $(STAMP): pyproject.toml
 	@test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e '.[test]'
+	$(VPY) -m pip install -q -e '.[test,bench]'
 	@touch $(STAMP)
 
 # The probes: CO-RE BPF, vmlinux.h made from this kernel's BTF at build time.

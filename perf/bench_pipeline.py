@@ -2,6 +2,7 @@
 
     .venv/bin/python perf/bench_pipeline.py [--copies 800] [--rounds 2] [--workers 1,2,4,8]
         [--trivial 8] [--rules FILE] [--live [--quick] [--live-workers 1,2,4] [--generators N]]
+    .venv/bin/python perf/bench_pipeline.py --plot-only     # redraw the plot from the JSON
 
 Replay (the default): ../shared/traces/502Error.scap replicated --copies times
 (perf/replicate.py, into a temp dir), then per round, contenders in an order
@@ -43,7 +44,8 @@ reported.  When the generators cannot reach the offered rate (achieved < 90%), t
 search stops there: the sensor kept up with all the load this machine could offer.
 
 Prints the figures and writes perf/results/bench_pipeline.json, and
-perf/results/bench_pipeline.png if matplotlib is importable.
+perf/results/bench_pipeline.png (replay, and live when measured) if matplotlib is
+importable (`make setup` installs it).
 """
 from __future__ import annotations
 
@@ -427,16 +429,29 @@ def bench_replay(a, tmp: Path, report: dict) -> None:
 
 
 def plot(report: dict, path: Path) -> str | None:
-    """events/s against workers, with sysdig's line; None, or why it was skipped."""
+    """Replay events/s against workers, with sysdig's line, and (when measured) the
+    live zero-drop rate per worker count; None, or why it was skipped."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as e:
         return f"matplotlib is not importable ({e})"
+    live = (report.get("live") or {}).get("by_workers") or {}
+    fig, axes = plt.subplots(1, 2 if live else 1, figsize=(11 if live else 6.4, 4.2),
+                             squeeze=False)
+    _plot_replay(axes[0][0], report)
+    if live:
+        _plot_live(axes[0][1], live, report["live"].get("duration_s"))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def _plot_replay(ax, report: dict) -> None:
     best = report["replay"]["best"]
     ws = sorted(int(k[len("sensor-w"):]) for k in best if k.startswith("sensor-w"))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(ws, [best[f"sensor-w{w}"]["events_per_s_wall"] / 1e6 for w in ws], "o-",
             label="sensor replay, whole command")
     ax.plot(ws, [best[f"sensor-w{w}"]["events_per_s_summary"] / 1e6 for w in ws], "s--",
@@ -453,12 +468,25 @@ def plot(report: dict, path: Path) -> str | None:
     ax.set_xlabel("--workers")
     ax.set_ylabel("M events/s")
     ax.set_ylim(bottom=0)
-    ax.set_title(f"{report['replay']['trace']}, {os.cpu_count()} vCPUs")
+    ax.set_title(f"replay: {report['replay']['trace']}, {report['machine']['nproc']} vCPUs",
+                 fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return None
+
+
+def _plot_live(ax, live: dict, duration) -> None:
+    ws = sorted(live, key=int)
+    rates = [live[w]["max_rate_no_drops"] / 1e3 for w in ws]
+    bars = ax.bar([str(w) for w in ws], rates, color="tab:green")
+    for bar, w in zip(bars, ws):
+        if live[w].get("generator_bound"):
+            ax.annotate("generator limit", (bar.get_x() + bar.get_width() / 2,
+                                            bar.get_height()),
+                        ha="center", va="bottom", fontsize=8)
+    ax.axhline(1000, color="red", ls="--", label="aim: 1M events/s")
+    ax.set_xlabel("--workers")
+    ax.set_ylabel("k syscalls/s offered (openat, close), zero drops")
+    ax.set_title(f"live: highest offered rate with no drop over {duration:.0f} s", fontsize=9)
+    ax.legend(fontsize=8)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,10 +642,17 @@ def main() -> int:
     ap.add_argument("--live-workers", default="1,2,4")
     ap.add_argument("--live-start", type=int, default=200_000, help="first offered calls/s")
     ap.add_argument("--live-steps", type=int, default=2, help="bisection steps after drops")
+    ap.add_argument("--plot-only", action="store_true",
+                    help="redraw the plot from perf/results/bench_pipeline.json, run nothing")
     ap.add_argument("--generators", type=int, default=os.cpu_count() or 1,
                     help="generator processes, one pinned per CPU (default: one per CPU); "
                          "the offered rate is split between them")
     a = ap.parse_args()
+    if a.plot_only:
+        png = RESULTS / "bench_pipeline.png"
+        why = plot(json.loads((RESULTS / "bench_pipeline.json").read_text()), png)
+        print(f"plot skipped: {why}" if why else f"plot: {png.relative_to(ROOT)}")
+        return 1 if why else 0
     a.workers = [int(x) for x in a.workers.split(",")]
     a.live_workers = [int(x) for x in a.live_workers.split(",")]
     a.trivial = [int(x) for x in a.trivial.split(",") if x.strip()]
@@ -643,6 +678,12 @@ def main() -> int:
             bench_live(a, Path(tmp), report)
     report["loadavg_end"] = loadavg()
     report["seconds"] = time.perf_counter() - t0
+    out = RESULTS / "bench_pipeline.json"
+    if a.no_replay and out.is_file():      # --live alone keeps the replay figures
+        old = json.loads(out.read_text())
+        for k in ("replay", "plot", "loadavg_start", "loadavg_end"):
+            if k in old and k not in report:
+                report[k] = old[k]
     if "replay" in report:
         png = RESULTS / "bench_pipeline.png"
         why = plot(report, png)
@@ -652,12 +693,6 @@ def main() -> int:
         else:
             print(f"plot: {png.relative_to(ROOT)}")
             report["plot"] = str(png.relative_to(ROOT))
-    out = RESULTS / "bench_pipeline.json"
-    if a.no_replay and out.is_file():      # --live alone keeps the replay figures
-        old = json.loads(out.read_text())
-        for k in ("replay", "plot", "loadavg_start", "loadavg_end"):
-            if k in old and k not in report:
-                report[k] = old[k]
     out.write_text(json.dumps(report, indent=2))
     print(f"{time.perf_counter() - t0:.0f} s in all; wrote {out.relative_to(ROOT)}")
     return 0

@@ -147,9 +147,9 @@ def _parser() -> argparse.ArgumentParser:
     _replay_options(rp, rules=True)
     rp.add_argument("--json", action="store_true",
                     help="one JSON object per alert (same as -o json_output=true)")
-    rp.add_argument("--workers", type=int, default=1, metavar="N",
-                    help="evaluate the rules in N worker processes (default 1: in this "
-                         "process); alerts come out in event order either way")
+    rp.add_argument("--workers", type=int, metavar="N",
+                    help="evaluate the rules in N worker processes (default: one per CPU; "
+                         "1: in this process); alerts come out in event order either way")
     rp.add_argument("--write", metavar="OUT.scap",
                     help="also write the events (those FILTER matches) to a new capture")
     rp.add_argument("--no-progress", action="store_true",
@@ -177,9 +177,9 @@ def _replay_options(p, rules: bool) -> None:
 def _live_options(p) -> None:
     p.add_argument("-M", dest="duration", type=float, metavar="SECONDS",
                    help="stop capturing after SECONDS (Falco's -M)")
-    p.add_argument("--workers", dest="live_workers", type=int, default=1, metavar="N",
-                   help="evaluate the rules in N worker processes (default 1: in the "
-                        "capture process)")
+    p.add_argument("--workers", dest="live_workers", type=int, metavar="N",
+                   help="evaluate the rules in N worker processes (default: one per CPU; "
+                        "1: in the capture process)")
     p.add_argument("--write", metavar="OUT.scap",
                    help="also write the captured events to a .scap file")
 

@@ -116,12 +116,13 @@ def cmd_replay(args) -> int:
             for msg in e.errors:
                 print(str(msg), file=sys.stderr)
             return 1
-    _capture_title(getattr(args, "workers", 1))
+    workers = _workers(getattr(args, "workers", None))
+    _capture_title(workers)
     progress = None if getattr(args, "no_progress", False) else Progress()
     try:
         result = replay(trace, setup.engine, setup.emit, write_path=getattr(args, "write", None),
                         write_filter=write_filter, progress=progress,
-                        workers=max(1, getattr(args, "workers", 1)),
+                        workers=workers,
                         drops=setup.drops_monitor, user=str(setup.cfg.get("pipeline.user") or ""))
     except (ScapError, OSError) as e:
         print(f"sensor: {e}", file=sys.stderr)
@@ -181,7 +182,8 @@ def cmd_run(args) -> int:
     def stop() -> bool:
         return bool(stopping) or (deadline is not None and time.monotonic() >= deadline)
 
-    _capture_title(args.live_workers)
+    workers = _workers(args.live_workers)
+    _capture_title(workers)
     from .stats import Stats
     try:
         stats = Stats(setup.cfg, setup.log)
@@ -192,7 +194,7 @@ def cmd_run(args) -> int:
         result = run_live(setup.engine, setup.emit, stop=stop, on_ready=on_ready,
                           write_path=getattr(args, "write", None),
                           ring_bytes=int(setup.cfg.get("capture.ring_bytes")),
-                          workers=max(1, args.live_workers), drops=setup.drops_monitor,
+                          workers=workers, drops=setup.drops_monitor,
                           reload=reload, log=setup.log,
                           user=str(setup.cfg.get("pipeline.user") or ""), stats=stats)
     except BpfError as e:
@@ -209,6 +211,11 @@ def cmd_run(args) -> int:
     if result.monitor is not None:
         print(result.monitor.summary(), file=sys.stderr)
     return 1 if result.stopped else 0
+
+
+def _workers(given) -> int:
+    from .workers.procs import default_workers
+    return default_workers() if given is None else max(1, given)
 
 
 def _capture_title(workers: int) -> None:

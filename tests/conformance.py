@@ -184,7 +184,9 @@ def run_case(case: Case, catalog=None, root: Path = FALCO) -> Outcome:
 
 def _replay_argv(spec: dict, root: Path) -> tuple[list[str], list[str]]:
     """The `sensor replay` command line for a case, and the parts left unchecked."""
-    argv = ["replay", str(root / spec["trace_file"]), "--no-progress"]
+    # --workers 1: the cases run in this process and read the alerts from its
+    # sys.stdout, which a forked output process would not write to.
+    argv = ["replay", str(root / spec["trace_file"]), "--no-progress", "--workers", "1"]
     rules = _as_list(spec.get("rules_file")) or [None]
     for r in rules:
         argv += ["-r", str(DEFAULT_RULES if r is None else root / r)]

@@ -10,6 +10,14 @@ PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def default_workers() -> int:
+    """`--workers` when not given: one worker per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except OSError:
+        return max(1, os.cpu_count() or 1)
+
+
 def set_title(title: str) -> None:
     """The process's name in ps and top (`sensor: capture`, `sensor: worker 2/8 [...]`)."""
     try:
