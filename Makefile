@@ -3,8 +3,9 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 APT_PKGS := clang llvm libbpf-dev bpftool make gcc
-# sysdig: the tests' judge of .scap files (without its recommended kernel-module package).
-APT_BARE := sysdig
+# sysdig: the tests' judge of .scap files (without its recommended kernel-module package);
+# nats-server: the JetStream server the NATS output's tests start.
+APT_BARE := sysdig nats-server
 STAMP   := $(VENV)/.installed
 
 .PHONY: setup run test apt apt-install bpf clean

@@ -23,6 +23,29 @@ DEFAULTS: dict = {
     "json_include_output_fields_property": True,
     "time_format_iso_8601": False,
     "stdout_output": {"enabled": True},
+    # Sinks (Falco's keys; ours where Falco has none: syslog host/port/protocol/
+    # facility/socket, http retries/timeout, nats_output).  Each sink has a queue
+    # of outputs_queue.capacity alerts (Falco's key; 0 means the default, 10000).
+    "file_output": {"enabled": False, "keep_alive": False, "filename": "./events.txt"},
+    "syslog_output": {"enabled": False, "host": "", "port": 514, "protocol": "udp",
+                      "facility": "user", "socket": "/dev/log"},
+    "program_output": {"enabled": False, "keep_alive": False, "program": ""},
+    "http_output": {"enabled": False, "url": "", "user_agent": "sensor/0.1",
+                    "insecure": False, "ca_cert": "", "ca_bundle": "", "ca_path": "",
+                    "mtls": False, "client_cert": "", "client_key": "", "echo": False,
+                    "compress_uploads": False, "keep_alive": True, "timeout": 5.0},
+    "nats_output": {"enabled": False, "url": "nats://127.0.0.1:4222",
+                    "subject": "sensor.alerts.{priority}", "stream": "SENSOR_ALERTS",
+                    "ack": True, "ack_timeout": 5.0, "creds_file": "", "user": "",
+                    "password": "", "token": "", "nkeys_seed": "", "tls_ca": "",
+                    "tls_cert": "", "tls_key": "", "connect_timeout": 2.0},
+    "outputs_queue": {"capacity": 0},
+    "outputs": {"attempts": 5, "close_timeout": 5.0},
+    # Deduplication (ours): the same rule with the same key fields within the window
+    # is one alert, then one that says how many copies followed.  fields: [] means the
+    # rule's output fields except the time ones.
+    "dedup": {"enabled": True, "window": "10s", "fields": [], "max_keys": 10000},
+    "append_output": [],
     "log_level": "info",
     "syscall_event_drops": {"threshold": 0.1, "actions": ["log", "alert"], "rate": 0.03333,
                             "max_burst": 1, "simulate_drops": False},
@@ -101,11 +124,15 @@ def _merge(dst: dict, src: dict, prefix: str) -> None:
             _merge(old, v, name + ".")
             continue
         if old is not None and v is not None:
-            _check_type(name, old, v)
+            v = _check_type(name, old, v)
         dst[k] = v
 
 
-def _check_type(name: str, old: Any, new: Any) -> None:
+def _check_type(name: str, old: Any, new: Any) -> Any:
+    """The new value, checked against the type of the old one (a number where a
+    string is expected is taken as its text: `-o x.password=1234`)."""
+    if isinstance(old, str) and isinstance(new, (int, float)) and not isinstance(new, bool):
+        return str(new)
     if isinstance(old, bool):
         if not isinstance(new, bool):
             raise ConfigError(f"{name}: expected true or false, not {new!r}")
@@ -113,3 +140,4 @@ def _check_type(name: str, old: Any, new: Any) -> None:
         raise ConfigError(f"{name}: expected a mapping, not {new!r}")
     elif isinstance(old, str) and not isinstance(new, str):
         raise ConfigError(f"{name}: expected a string, not {new!r}")
+    return new
