@@ -20,11 +20,12 @@ class _Setup:
     """Configuration, engine and output of one command, or the exit code of
     the failure that stopped it (`code`)."""
 
-    def __init__(self, args, command: str, default_rules=()):
+    def __init__(self, args, command: str, default_rules=(), counters=None):
         from .compile.errors import RulesError
         from .config import Config, ConfigError
         from .engine import Engine
-        from .outputs.formats import Formatter
+        from .outputs.append import AppendOutputError, apply_append_output
+        from .outputs.dispatch import Outputs
         from .replay import SelectionError, select_rules
 
         self.code = None
@@ -49,12 +50,13 @@ class _Setup:
                 self.engine.load_rules_file(f)
             select_rules(self.engine, args.disable, args.tags, args.notags,
                          self.cfg.get("priority"))
+            apply_append_output(self.engine, self.cfg.get("append_output"))
         except RulesError as e:
             for msg in e.errors + e.warnings:
                 print(str(msg), file=sys.stderr)
             self.code = 1
             return
-        except (SelectionError, ValueError, OSError) as e:
+        except (SelectionError, AppendOutputError, ValueError, OSError) as e:
             print(f"Error: {e}", file=sys.stderr)
             self.code = 1
             return
@@ -69,15 +71,14 @@ class _Setup:
             return
         for msg in self.engine.warnings:
             self.log(str(msg))
-        fmt = Formatter(self.cfg)
-        show = bool(self.cfg.get("stdout_output.enabled", True))
-        out = sys.stdout
-
-        def emit(alert):
-            if show:
-                out.write(fmt.line(alert) + "\n")
-                out.flush()
-        self.emit = emit
+        try:
+            # Sinks checked and files opened now, with the start's privileges.
+            self.emit = Outputs(self.cfg, counters)
+            self.emit.prepare()
+        except (ValueError, OSError) as e:
+            print(f"Error: {e}", file=sys.stderr)
+            self.code = 1
+            return
 
     def log(self, text: str) -> None:
         from .outputs.formats import log_prefix
@@ -127,7 +128,7 @@ def cmd_replay(args) -> int:
     except (ScapError, OSError) as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 1
-    setup.log(_summary(result, "read"))
+    setup.log(_summary(result, "read", setup.emit))
     if result.monitor is not None:
         print(result.monitor.summary(), file=sys.stderr)
     if result.error is not None:
@@ -156,8 +157,18 @@ def cmd_run(args) -> int:
         stopping.append(signum)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    hups = []
+    hups, usr1 = [], []
     old[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda signum, frame: hups.append(1))
+    old[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda signum, frame: usr1.append(1))
+    latest = [setup]                    # the setup in use (SIGHUP replaces it)
+
+    def reopen() -> bool:
+        """On SIGUSR1: the file outputs open their files again (log rotation)."""
+        if not usr1:
+            return False
+        usr1.clear()
+        setup.log("SIGUSR1: reopening the outputs")
+        return True
 
     def reload():
         """On SIGHUP: configuration and rules loaded again and validated; on any
@@ -166,11 +177,13 @@ def cmd_run(args) -> int:
             return None
         hups.clear()
         setup.log("SIGHUP: reloading the configuration and the rules")
-        new = _Setup(args, "run", default_rules=[str(DEFAULT_RULES)])
+        new = _Setup(args, "run", default_rules=[str(DEFAULT_RULES)],
+                     counters=latest[0].emit.counters)
         if new.code is not None:
             setup.log("SIGHUP: the new configuration or rules are invalid (above); "
                       "keeping the old ones")
             return None
+        latest[0] = new
         return new.engine, new.emit
 
     def on_ready(syscalls):
@@ -196,7 +209,8 @@ def cmd_run(args) -> int:
                           ring_bytes=int(setup.cfg.get("capture.ring_bytes")),
                           workers=workers, drops=setup.drops_monitor,
                           reload=reload, log=setup.log,
-                          user=str(setup.cfg.get("pipeline.user") or ""), stats=stats)
+                          user=str(setup.cfg.get("pipeline.user") or ""), stats=stats,
+                          reopen=reopen)
     except BpfError as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 2
@@ -207,7 +221,7 @@ def cmd_run(args) -> int:
         stats.close()
         for s, h in old.items():
             signal.signal(s, h)
-    setup.log(_summary(result, "captured"))
+    setup.log(_summary(result, "captured", latest[0].emit))
     if result.monitor is not None:
         print(result.monitor.summary(), file=sys.stderr)
     return 1 if result.stopped else 0
@@ -224,7 +238,7 @@ def _capture_title(workers: int) -> None:
         set_title("sensor: capture")
 
 
-def _summary(result, verb: str) -> str:
+def _summary(result, verb: str, outputs) -> str:
     rate = result.events / result.seconds if result.seconds > 0 else 0.0
     lines = [f"Events {verb}: {result.events}, alerts: {result.alerts} "
              f"({result.seconds:.2f} s, {rate:,.0f} events/s)"]
@@ -244,6 +258,7 @@ def _summary(result, verb: str) -> str:
                      f"{pipe.lost_batches} in workers that died; restarts: "
                      f"{pipe.worker_restarts} workers, {pipe.output_restarts} output; "
                      f"alerts dropped (output behind): {pipe.alerts_dropped}")
+    lines.extend(outputs.summary())
     for rule, n in sorted(result.by_rule.items()):
         lines.append(f"   {rule}: {n}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ value has the wrong type for a known default is an error that names the key.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Optional
 
 import yaml
@@ -141,3 +142,16 @@ def _check_type(name: str, old: Any, new: Any) -> Any:
     elif isinstance(old, str) and not isinstance(new, str):
         raise ConfigError(f"{name}: expected a string, not {new!r}")
     return new
+
+
+_UNITS = {"ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value, key: str) -> float:
+    """Seconds from Falco's durations ("15m", "30s", "250ms", "1h") or a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", str(value))
+    if not m:
+        raise ValueError(f"{key}: not a duration: {value!r} (e.g. 10s, 15m)")
+    return float(m.group(1)) * _UNITS[m.group(2) or "s"]

@@ -121,6 +121,12 @@ class Engine:
             self._apply(*sel)
         self._changed()
 
+    def check_output_field(self, ref) -> None:
+        """Raise FieldProblem if `ref` cannot be printed in an output (append_output)."""
+        catalog = self._loader_catalog()
+        if catalog is not None:
+            catalog.check_field(ref.name, ref.arg, in_output=True)
+
     def _loader_catalog(self):
         if self._catalog is None and self._registry is not None:
             from .compile.context import Catalog

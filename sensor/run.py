@@ -45,7 +45,7 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
              batch_rows: int = 65536, workers: int = 1, drops=None,
              reload: Optional[Callable[[], Optional[tuple]]] = None,
              log: Callable[[str], None] = lambda text: None, user: str = "",
-             stats=None) -> RunResult:
+             stats=None, reopen: Optional[Callable[[], bool]] = None) -> RunResult:
     """Capture until stop() is true.  Raises BpfError (with what to do) when
     the probes cannot be loaded or attached.  With workers > 1 the rules run in
     forked worker processes and on_alert in the output process; the sensor's
@@ -54,7 +54,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
     with the kernel's and the pipeline's drops; its exit action ends the run.
     `reload`: polled between sweeps; returns (engine, on_alert) when new rules
     were loaded and validated (SIGHUP), None otherwise.  `stats`: a Stats,
-    given a snapshot of the counters between sweeps."""
+    given a snapshot of the counters between sweeps.  `reopen`: polled between
+    sweeps; true when the outputs should open their files again (SIGUSR1)."""
     result = RunResult()
     state = StateEngine()
     syscalls = syscalls_for(engine.event_types())
@@ -97,6 +98,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         def halt() -> bool:
             if stats is not None:
                 stats.tick(snapshot)
+            if reopen is not None and reopen():
+                evaluator.reopen_outputs()
             new = reload() if reload is not None else None
             if new is not None:
                 engine2, alert2 = new

@@ -8,7 +8,6 @@ over HTTP, with Falco's metric names where Falco has the metric.
 """
 from __future__ import annotations
 
-import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,17 +15,10 @@ from typing import Callable, Optional
 
 import orjson
 
-_UNITS = {"ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
+from .config import parse_duration
 
 def parse_interval(value) -> float:
-    """Falco's durations ("15m", "30s", "1h") or a number of seconds."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", str(value))
-    if not m:
-        raise ValueError(f"metrics.interval: not a duration: {value!r} (e.g. 10s, 15m)")
-    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    return parse_duration(value, "metrics.interval")
 
 
 class Stats:

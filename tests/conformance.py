@@ -185,8 +185,10 @@ def run_case(case: Case, catalog=None, root: Path = FALCO) -> Outcome:
 def _replay_argv(spec: dict, root: Path) -> tuple[list[str], list[str]]:
     """The `sensor replay` command line for a case, and the parts left unchecked."""
     # --workers 1: the cases run in this process and read the alerts from its
-    # sys.stdout, which a forked output process would not write to.
-    argv = ["replay", str(root / spec["trace_file"]), "--no-progress", "--workers", "1"]
+    # sys.stdout, which a forked output process would not write to.  No dedup:
+    # Falco's expected counts are one alert per match.
+    argv = ["replay", str(root / spec["trace_file"]), "--no-progress", "--workers", "1",
+            "-o", "dedup.enabled=false"]
     rules = _as_list(spec.get("rules_file")) or [None]
     for r in rules:
         argv += ["-r", str(DEFAULT_RULES if r is None else root / r)]
@@ -203,11 +205,45 @@ def _replay_argv(spec: dict, root: Path) -> tuple[list[str], list[str]]:
     for flag, key in (("-D", "disabled_rules"), ("-t", "run_tags"), ("-T", "disable_tags")):
         for v in _as_list(spec.get(key)):
             argv += [flag, str(v)]
-    for entry in _as_list(spec.get("output_strictly_contains")):
-        for dest, expected in entry.items():
-            if not (root / expected).is_file():
-                unchecked.append(f"output of {dest}: {expected} is not in ../shared")
+    for dest, expected in _output_files(spec):
+        if not (root / expected).is_file():
+            unchecked.append(f"output of {dest}: {expected} is not in ../shared (compared "
+                             "with the alerts on stdout instead)")
     return argv, unchecked
+
+
+def _output_files(spec: dict) -> list:
+    """(file a sink writes, the file of its expected content) of a case."""
+    return [(dest, expected) for entry in _as_list(spec.get("output_strictly_contains"))
+            for dest, expected in entry.items()]
+
+
+def _prepare_output_files(spec: dict) -> None:
+    """As Falco's harness does: the sinks' directory exists, no file from before."""
+    for dest, _ in _output_files(spec):
+        if dest == "stdout":
+            continue
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        Path(dest).unlink(missing_ok=True)
+
+
+def _check_output_files(spec: dict, root: Path, stdout: str) -> list:
+    """Each sink's file holds exactly the expected lines, or (without them in
+    ../shared) exactly the alerts printed on stdout."""
+    problems = []
+    alerts = [ln for ln in stdout.splitlines() if ": " in ln and ln[:1].isdigit()]
+    for dest, expected in _output_files(spec):
+        try:
+            got = alerts if dest == "stdout" else Path(dest).read_text().splitlines()
+        except OSError as e:
+            problems.append(f"output file {dest}: {e.strerror}")
+            continue
+        want_path = root / expected
+        want = want_path.read_text().splitlines() if want_path.is_file() else alerts
+        if got != want:
+            problems.append(f"output file {dest}: {len(got)} lines, expected {len(want)} "
+                            f"({(got or ['(empty)'])[0][:120]!r})")
+    return problems
 
 
 def _run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -286,8 +322,9 @@ def run_trace_case(case: Case, root: Path = FALCO) -> Outcome:
     if not spec.get("rules_file") and not DEFAULT_RULES.is_file():
         return Outcome(case, "skip", [f"default rules {DEFAULT_RULES.name} not in ../shared"])
     argv, unchecked = _replay_argv(spec, root)
+    _prepare_output_files(spec)
     code, stdout, stderr = _run_cli(argv)
-    problems = []
+    problems = _check_output_files(spec, root, stdout) if code == 0 else []
     expected_exit = spec.get("exit_status", 0)
     if code != expected_exit:
         problems.append(f"exit status {code}, expected {expected_exit}: {stderr[-300:]}")

@@ -61,6 +61,7 @@ class Rule:
     evttypes: Optional[frozenset[int]] = None   # event type ids; None: all types
     src: SourceRef = field(default_factory=SourceRef)
     condition_text: str = ""         # after appends/overrides, before expansion
+    extra_fields: tuple = ()         # append_output: (name, OutputFormat), JSON only
 
 
 @dataclass

@@ -32,6 +32,8 @@ class Alert:
     output: str
     output_fields: dict = field(default_factory=dict)
     num: int = 0                 # evt.num of the event
+    repeated: int = 0            # dedup: copies this alert stands for, besides the first
+    repeated_ns: int = 0         # dedup: from the first copy's time to this one's
 
 
 class _FieldPart:
@@ -65,12 +67,18 @@ class _FieldPart:
         return text, text
 
 
+def _prepared(parts) -> list:
+    return [p if isinstance(p, str) else _FieldPart(p) for p in parts]
+
+
 class RuleOutput:
-    """A rule's output, prepared for rendering."""
+    """A rule's output, prepared for rendering; with append_output's extra fields
+    (rule.extra_fields: (name, OutputFormat)), which go to output_fields only."""
 
     def __init__(self, rule: Rule):
         self.rule = rule
-        self.parts = [p if isinstance(p, str) else _FieldPart(p) for p in rule.output.parts]
+        self.parts = _prepared(rule.output.parts)
+        self.extra = [(name, _prepared(fmt.parts)) for name, fmt in rule.extra_fields]
 
     def render(self, B, P, C, i: int) -> Alert:
         out, fields = [], {}
@@ -81,9 +89,23 @@ class RuleOutput:
             text, value = part.value(B, P, C, i)
             out.append(NA if text is None else text)
             fields[part.name] = value
+        for name, parts in self.extra:
+            fields[name] = self._extra_value(parts, B, P, C, i)
         r = self.rule
         return Alert(int(B.ts[i]), r.name, r.priority, r.source, tuple(r.tags), "".join(out),
                      fields, int(B.num[i]))
+
+
+    @staticmethod
+    def _extra_value(parts, B, P, C, i):
+        """One extra field: a lone %field keeps its JSON value; text with fields is text."""
+        if len(parts) == 1 and not isinstance(parts[0], str):
+            return parts[0].value(B, P, C, i)[1]
+        out = []
+        for part in parts:
+            text = part if isinstance(part, str) else part.value(B, P, C, i)[0]
+            out.append(NA if text is None else text)
+        return "".join(out)
 
 
 class AlertRenderer:

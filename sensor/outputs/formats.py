@@ -5,6 +5,8 @@ or with time_format_iso_8601 `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000` (UTC).
 JSON:  one object per line: time (ISO 8601 UTC, nanoseconds, `Z`), rule,
 priority, source, hostname, output, output_fields, tags; `output`, `tags`
 and `output_fields` can be left out by configuration as in Falco.
+An alert that stands for deduplicated copies (ours) says so: the text ends
+with `(repeated N times in Ws)`, the JSON has a top-level `repeated: N`.
 """
 from __future__ import annotations
 
@@ -40,6 +42,12 @@ def time_json(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{ns:09d}Z"
 
 
+def repeated_text(a: Alert) -> str:
+    if not a.repeated:
+        return ""
+    return f" (repeated {a.repeated} times in {a.repeated_ns / 1e9:.3g}s)"
+
+
 class Formatter:
     def __init__(self, config):
         self.json = bool(config.get("json_output"))
@@ -50,19 +58,21 @@ class Formatter:
         self.hostname = socket.gethostname()
 
     def text(self, a: Alert) -> str:
-        return f"{time_text(a.ts, self.iso)}: {a.priority.label()} {a.output}"
+        return f"{time_text(a.ts, self.iso)}: {a.priority.label()} {a.output}{repeated_text(a)}"
 
     def json_bytes(self, a: Alert) -> bytes:
         # Falco's key order: hostname, output, priority, rule, source, tags, time, output_fields.
         doc = {"hostname": self.hostname}
         if self.with_output:
-            doc["output"] = f"{time_text(a.ts, self.iso)}: {a.priority.label()} {a.output}"
+            doc["output"] = self.text(a)
         doc.update(priority=a.priority.label(), rule=a.rule, source=a.source)
         if self.with_tags:
             doc["tags"] = sorted(a.tags)
         doc["time"] = time_json(a.ts)
         if self.with_fields:
             doc["output_fields"] = a.output_fields
+        if a.repeated:
+            doc["repeated"] = a.repeated
         return orjson.dumps(doc)
 
     def line(self, a: Alert) -> str:

@@ -33,14 +33,22 @@ class InProcess:
         self.emit(alert)
 
     def replace(self, engine, emit) -> None:
-        """New rules (and output settings) from here on."""
-        self.engine, self.emit = engine, emit
+        """New rules (and output settings) from here on; the old outputs deliver
+        what they hold and close."""
+        old, self.engine, self.emit = self.emit, engine, emit
+        if old is not emit:
+            _close(old)
+
+    def reopen_outputs(self) -> None:
+        reopen = getattr(self.emit, "reopen", None)
+        if reopen is not None:
+            reopen()
 
     def poll(self) -> None:
         pass
 
     def close(self) -> None:
-        pass
+        _close(self.emit)
 
     def lag(self) -> list:
         return []
@@ -63,3 +71,9 @@ def warm_up(engine, state) -> None:
     engine.evaluate(B, state.P, state.C)
     engine.evaluate(B, state.P, state.C, shard=(np.zeros(1, np.int8), 0))
     engine.reset_stats()
+
+
+def _close(emit) -> None:
+    close = getattr(emit, "close", None)
+    if close is not None:
+        close()

@@ -5,13 +5,32 @@ until every worker has finished s (their progress counters), then emitted
 sorted by (batch, event): the same order as a single process.  A worker that
 died had its in-flight batch marked finished by the supervisor, so nothing
 waits for it forever.
+
+SIGUSR1 reopens the sinks (log rotation); SIGTERM (a reload) ends the loop once
+the rings are empty.  Either way the sinks deliver what they hold before exit.
 """
 from __future__ import annotations
+
+import signal
 
 from . import alerts_wire
 
 
 def output_main(shared, emit) -> None:
+    stop = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
+    reopen = getattr(emit, "reopen", None)
+    if reopen is not None:
+        signal.signal(signal.SIGUSR1, lambda signum, frame: reopen())
+    try:
+        _loop(shared, emit, stop)
+    finally:
+        close = getattr(emit, "close", None)
+        if close is not None:
+            close()
+
+
+def _loop(shared, emit, stop) -> None:
     held = []                                   # (seq, num, arrival, alert)
     arrival = 0
     wake = shared.alert_event
@@ -36,8 +55,8 @@ def output_main(shared, emit) -> None:
                     if i is not None:               # not the sensor's own (drops)
                         shared.alerts_out.add(i)
                     emit(alert)
-        if shared.closing.get(0) == 2 and not held and not got and \
-                all(r.pending() == 0 for r in shared.rings):
+        quiet = not held and not got and all(r.pending() == 0 for r in shared.rings)
+        if quiet and (stop or shared.closing.get(0) == 2):
             return
         if not got:
             wake.wait(0.05)

@@ -22,6 +22,7 @@ processes.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -111,7 +112,8 @@ class Pipeline:
         self.on_child(pid, True)
 
     def _fork_output(self) -> None:
-        pid = fork_child("sensor: output", output_main, self.shared, self.emit, user=self.user)
+        pid = fork_child("sensor: output", output_main, self.shared, self.emit, user=self.user,
+                         prepare=getattr(self.emit, "prepare", None))
         self._pids[pid] = ("output", 0)
         self.on_child(pid, True)
 
@@ -228,14 +230,15 @@ class Pipeline:
         end = time.monotonic() + 10
         while any(r.pending() for r in self.shared.rings) and time.monotonic() < end:
             time.sleep(0.01)
-        time.sleep(0.1)                              # the output writes what it drained
+        # Workers are idle now; the output process gets SIGTERM so that its sinks
+        # deliver what they hold before it exits.
+        for pid, (kind, _) in list(self._pids.items()):
+            os.kill(pid, signal.SIGTERM if kind == "output" else signal.SIGKILL)
+        end = time.monotonic() + 30
+        for pid in list(self._pids):
+            self._reap(pid, end)
         self._counted.update({k: self._counted.get(k, 0) + v
                               for k, v in self._rule_counts().items()})
-        for pid in list(self._pids):
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            del self._pids[pid]
-            self.on_child(pid, False)
         self.engine, self.emit = engine, emit
         names = [r.name for r in engine.rules]
         self.rule_names = names
@@ -301,6 +304,12 @@ class Pipeline:
             os.waitpid(pid, 0)
         self._pids.pop(pid, None)
         self.on_child(pid, False)
+
+    def reopen_outputs(self) -> None:
+        """SIGUSR1 for the output process: its sinks open their files again."""
+        for pid, (kind, _) in self._pids.items():
+            if kind == "output":
+                os.kill(pid, signal.SIGUSR1)
 
     def emit_internal(self, alert) -> None:
         """An alert the capture process raises itself (drop monitoring), after

@@ -41,8 +41,10 @@ def drop_privileges(user: str) -> None:
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
-def become_child(title: str, user: str = "") -> None:
+def become_child(title: str, user: str = "", prepare=None) -> None:
     set_title(title)
+    if prepare is not None:          # what needs the start's privileges (files to open)
+        prepare()
     if user and os.geteuid() == 0:
         drop_privileges(user)
     # After the credentials change, which clears the parent-death signal.
@@ -53,17 +55,19 @@ def become_child(title: str, user: str = "") -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)      # meant for the output process
 
 
-def fork_child(title: str, main, *args, user: str = "") -> int:
+def fork_child(title: str, main, *args, user: str = "", prepare=None) -> int:
     """Fork a child running main(*args), which never returns into the parent's code;
-    with `user` (and root), it runs as that user without capabilities."""
+    with `user` (and root), it runs as that user without capabilities, after
+    prepare() has run with the parent's privileges."""
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
-        become_child(title, user)
+        become_child(title, user, prepare)
         main(*args)
     except BaseException:        # a crash is reported, then the supervisor restarts us
         import traceback
