@@ -123,9 +123,9 @@ class Engine:
 
     def check_output_field(self, ref) -> None:
         """Raise FieldProblem if `ref` cannot be printed in an output (append_output)."""
-        catalog = self._loader_catalog()
-        if catalog is not None:
-            catalog.check_field(ref.name, ref.arg, in_output=True)
+        from .compile.context import Catalog
+        catalog = self._loader_catalog() or Catalog.default()
+        catalog.check_field(ref.name, ref.arg, in_output=True)
 
     def _loader_catalog(self):
         if self._catalog is None and self._registry is not None:

@@ -178,3 +178,41 @@ def test_reader_reports_progress_through_a_big_file(tmp_path):
             seen.append(reader.progress())
     assert seen == sorted(seen)
     assert any(0 < f < 1 for f in seen) and seen[-1] == 1.0
+
+
+def test_sinks_append_output_and_dedup_from_the_configuration(own_rules, tmp_path):
+    """-c and -o set the sinks: the file gets exactly the lines stdout gets, with
+    append_output's text and fields; dedup folds the repeated reads."""
+    conf = tmp_path / "sensor.yaml"
+    out_file = tmp_path / "alerts.json"
+    conf.write_text(f"""
+json_output: true
+file_output: {{enabled: true, filename: "{out_file}"}}
+append_output:
+  - match: {{tags: [io]}}
+    extra_output: "(fd %fd.num)"
+    extra_fields: [proc.pid, {{origin: "replay of %proc.name"}}]
+""")
+    p = sensor("replay", CAT_WRITE, "-r", own_rules, "-c", conf, "-o",
+               "dedup.fields=[proc.name]", check_rc=0)
+    got = [json.loads(x) for x in p.stdout.splitlines()]
+    assert [json.loads(x) for x in out_file.read_text().splitlines()] == got
+    reads = [a for a in got if a["rule"] == "cat reads"]
+    assert reads and all(a["output"].split(": ", 1)[1].startswith("Error cat read from ")
+                         and "(fd " in a["output"] for a in reads)
+    assert all(a["output_fields"]["origin"] == "replay of cat"
+               and isinstance(a["output_fields"]["proc.pid"], int) for a in reads)
+    opens = [a for a in got if a["rule"] == "cat opens"]
+    assert opens and not any("origin" in a["output_fields"] for a in opens)
+    # Every match is accounted for: the summary's count equals firsts + repeats.
+    for rule, alerts in (("cat reads", reads), ("cat opens", opens)):
+        n = int(next(x for x in p.stderr.splitlines() if f"{rule}:" in x).split()[-1])
+        assert sum(a.get("repeated") or 1 for a in alerts) == n and len(alerts) == 2
+    assert "Output file:" in p.stderr and "Dedup:" in p.stderr
+
+
+def test_bad_append_output_is_an_error(own_rules, tmp_path):
+    conf = tmp_path / "sensor.yaml"
+    conf.write_text("append_output:\n  - extra_output: '%no.such.field'\n")
+    p = sensor("replay", CAT_WRITE, "-r", own_rules, "-c", conf)
+    assert p.returncode == 1 and "append_output[0].extra_output" in p.stderr

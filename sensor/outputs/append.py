@@ -32,7 +32,7 @@ def apply_append_output(engine, entries) -> int:
         match, extra_output, extra_fields = _entry(entry, where)
         fields = [(name, _parse(fmt, check, f"{where}.extra_fields.{name}"))
                   for name, fmt in extra_fields]
-        for rule in engine.rules():
+        for rule in engine.rules:
             if not _matches(rule, match):
                 continue
             if extra_output:

@@ -3,14 +3,24 @@
 keep_alive false (Falco's default) opens, appends and closes the file for each
 batch, so a rotated file is left alone at once; keep_alive true keeps it open
 and relies on request_reopen() (SIGUSR1) after a rotation.
+
+The output process drops root after start, and may then be unable to open a
+file in a root-only directory.  So prepare() opens the file while the process
+is still root and keeps that descriptor as a fallback: whenever opening by name
+is refused (EACCES, EPERM), the lines go to the descriptor held since start
+(logged once).  Rotation in such a directory then needs copytruncate, or a
+directory the pipeline's user may write to.
 """
 from __future__ import annotations
 
+import errno
+import logging
 import os
 
 from .sink import Sink, SinkError
 
 FILE_MODE = 0o640
+log = logging.getLogger("sensor.outputs")
 
 
 class FileSink(Sink):
@@ -22,30 +32,23 @@ class FileSink(Sink):
         if not self.filename:
             raise ValueError("file_output.filename: empty")
         self.keep_alive = bool(section.get("keep_alive", False))
-        self._fd = None          # the open file, kept between batches with keep_alive
+        self._fd = None          # the file opened by name (kept between batches: keep_alive)
+        self._held = None        # the file opened by prepare(), with the start's privileges
+        self._warned = False
 
     def prepare(self) -> None:
-        """Open the file now, while the process may still be root; call before
-        the first offer().  Without keep_alive this only checks that the file
-        can be opened for appending."""
-        fd = self._open_file()
-        if self.keep_alive:
-            self._fd = fd
-        else:
-            os.close(fd)
-
-    def _open_file(self) -> int:
-        return os.open(self.filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                       FILE_MODE)
+        """Open the file now, while the process may still be root (raises OSError
+        when it cannot be opened at all)."""
+        if self._held is None:
+            self._held = self._open_by_name()
 
     def open(self) -> None:
-        # A file kept from prepare() is used as is.
         if self.keep_alive and self._fd is None:
-            self._fd = self._open_file()
+            self._fd = self._open_or_held()
 
     def write(self, items: list) -> None:
         data = ("\n".join(r.line for r in items) + "\n").encode("utf-8", "replace")
-        fd = self._fd if self.keep_alive else self._open_file()
+        fd = self._fd if self.keep_alive else self._open_or_held()
         done = 0
         try:
             while done < len(data):
@@ -55,17 +58,36 @@ class FileSink(Sink):
             raise SinkError(f"{self.filename}: {e.strerror}",
                             delivered=data.count(b"\n", 0, done)) from None
         finally:
-            if not self.keep_alive:
+            if not self.keep_alive and fd != self._held:
                 os.close(fd)
 
     def close(self, timeout: float = 5.0) -> None:
         super().close(timeout)
-        self.close_transport()      # a file from prepare() that no batch used
+        self.close_transport()
+        if self._held is not None:
+            fd, self._held = self._held, None
+            os.close(fd)
 
     def close_transport(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
+        fd, self._fd = self._fd, None
+        if fd is not None and fd != self._held:
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+    def _open_by_name(self) -> int:
+        return os.open(self.filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                       FILE_MODE)
+
+    def _open_or_held(self) -> int:
+        try:
+            return self._open_by_name()
+        except OSError as e:
+            if self._held is None or e.errno not in (errno.EACCES, errno.EPERM):
+                raise
+            if not self._warned:
+                self._warned = True
+                log.warning("file output: cannot open %s as this user (%s); writing to "
+                            "the file opened at start", self.filename, e.strerror)
+            return self._held
