@@ -93,7 +93,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
                     "pipeline_dropped_events": pipe.dropped_events if pipe else 0,
                     "pipeline_lost_batches": pipe.lost_batches if pipe else 0,
                     "worker_lag": evaluator.lag(), "worker_busy_s": evaluator.busy_seconds(),
-                    "alerts": sum(by_rule.values()), "alerts_by_rule": by_rule}
+                    "alerts": sum(by_rule.values()), "alerts_by_rule": by_rule,
+                    "outputs": _outputs_stats(evaluator.emit)}
 
         def halt() -> bool:
             if stats is not None:
@@ -137,6 +138,12 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         else:
             probes.close()
     return result
+
+
+def _outputs_stats(emit) -> dict:
+    """Each sink's counters (and dedup's), when the alerts go through Outputs."""
+    stats = getattr(emit, "stats", None)
+    return stats()["sinks"] if stats is not None else {}
 
 
 def drops_by_event(drops) -> Counter:

@@ -56,10 +56,11 @@ class Stats:
         busy_prev = prev.get("worker_busy_s") or [0.0] * len(snap.get("worker_busy_s", []))
         doc["worker_utilization"] = [round((b - a) / dt, 3) for a, b in
                                      zip(busy_prev, snap.get("worker_busy_s", []))]
+        lost = {name: c["dropped"] + c["failed"] for name, c in snap.get("outputs", {}).items()}
         self.log(f"stats: {doc['events_per_s']:,.0f} events/s, {doc['alerts_per_s']} alerts/s, "
                  f"kernel drops {snap['kernel_drops']}, pipeline drops "
                  f"{snap['pipeline_dropped_events']} events, worker lag {snap['worker_lag']}, "
-                 f"utilization {doc['worker_utilization']}")
+                 f"utilization {doc['worker_utilization']}, outputs lost {lost}")
         self.log("stats: " + orjson.dumps(doc).decode())
         self.prev, self.last = snap, now
 
@@ -92,12 +93,21 @@ class Stats:
         ]
         lines += [f'sensor_worker_lag_batches{{worker="{i + 1}"}} {v}'
                   for i, v in enumerate(s.get("worker_lag", []))]
+        for counter in ("sent", "dropped", "failed", "retries"):
+            lines += [f"# HELP sensor_output_{counter}_total Alerts {_OUTPUT_HELP[counter]}, "
+                      "by sink.", f"# TYPE sensor_output_{counter}_total counter"]
+            lines += [f'sensor_output_{counter}_total{{sink="{name}"}} {c[counter]}'
+                      for name, c in sorted(s.get("outputs", {}).items())]
         return "\n".join(lines) + "\n"
 
     def close(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+_OUTPUT_HELP = {"sent": "delivered", "dropped": "refused with the sink's queue full",
+                "failed": "given up after retries", "retries": "delivery attempts repeated"}
 
 
 def _serve(address: str, port: int, stats: Stats):

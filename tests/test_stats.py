@@ -26,7 +26,9 @@ def test_intervals_read_falco_durations():
 def _snap(events, alerts, busy):
     return {"events": events, "kernel_drops": 3, "pipeline_dropped_events": 0,
             "pipeline_lost_batches": 1, "worker_lag": [0, 2], "worker_busy_s": busy,
-            "alerts": alerts, "alerts_by_rule": {'Say "hi"': alerts}}
+            "alerts": alerts, "alerts_by_rule": {'Say "hi"': alerts},
+            "outputs": {"http": {"accepted": alerts, "sent": alerts - 2, "dropped": 1,
+                                 "failed": 1, "retries": 4, "in_flight": 0}}}
 
 
 def test_reports_rates_and_prometheus_text():
@@ -44,6 +46,9 @@ def test_reports_rates_and_prometheus_text():
     assert "falcosecurity_scap_n_evts_total 1000" in text
     assert 'falcosecurity_falco_rules_matches_total{rule_name="Say \\"hi\\""} 10' in text
     assert 'sensor_worker_lag_batches{worker="2"} 2' in text
+    assert 'sensor_output_sent_total{sink="http"} 8' in text
+    assert 'sensor_output_failed_total{sink="http"} 1' in text
+    assert "outputs lost {'http': 2}" in lines[-2]
     stats.close()
 
 
@@ -67,6 +72,7 @@ def test_live_endpoint_and_periodic_stats():
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
         assert b"falcosecurity_scap_n_evts_total" in metrics
         assert b'sensor_worker_lag_batches{worker="2"}' in metrics
+        assert b'sensor_output_sent_total{sink="stdout"}' in metrics
     finally:
         assert s.stop() == 0
     docs = [json.loads(x.split("stats: ", 1)[1]) for x in s.err if "stats: {" in x]
