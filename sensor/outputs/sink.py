@@ -15,6 +15,10 @@ leading items that did get through, so that only the rest is retried.
 """
 from __future__ import annotations
 
+# Host names are encoded with the idna codec when a sink connects, which may be
+# after the output process dropped root and can no longer read Python's library
+# (a Python under /root, say): imported now.
+import encodings.idna  # noqa: F401
 import logging
 import threading
 import time
