@@ -126,9 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     fields = sub.add_parser("fields", help="list the fields conditions and outputs may use")
     fields.add_argument("--json", action="store_true", help="print JSON")
 
-    text = ("capture live with eBPF (root) and print the alerts of the rules; prints a line "
-            "containing 'ready' on stderr once capturing; SIGINT/SIGTERM or -M end it (exit 0); "
-            "exit 2 when live capture is impossible here")
+    text = ("capture live with eBPF (root) and send the alerts of the rules to the outputs "
+            "(stdout by default; file, syslog, program, HTTP and NATS by configuration); "
+            "prints a line containing 'ready' on stderr once capturing; SIGINT/SIGTERM or -M "
+            "end it (exit 0), SIGHUP reloads rules and configuration, SIGUSR1 reopens the "
+            "output files; exit 2 when live capture is impossible here")
     run = sub.add_parser("run", help="live capture (the default command)", description=text)
     _replay_options(run, rules=True)
     _live_options(run)
