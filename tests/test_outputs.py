@@ -212,3 +212,10 @@ def test_json_keys_are_falcos(tmp_path):
     assert list(doc) == ["hostname", "output", "priority", "rule", "source", "tags", "time",
                          "output_fields"]
     assert doc["time"] == "1970-01-01T00:00:01.000000000Z"
+
+
+def test_a_file_that_cannot_be_opened_is_an_error_at_start(tmp_path):
+    out = Outputs(Config({"file_output": {"enabled": True,
+                                          "filename": str(tmp_path / "no" / "dir.txt")}}))
+    with pytest.raises(ValueError, match="file_output.filename: cannot open .*No such file"):
+        out.prepare()

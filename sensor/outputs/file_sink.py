@@ -37,10 +37,14 @@ class FileSink(Sink):
         self._warned = False
 
     def prepare(self) -> None:
-        """Open the file now, while the process may still be root (raises OSError
-        when it cannot be opened at all)."""
+        """Open the file now, while the process may still be root (ValueError,
+        naming the key, when it cannot be opened at all)."""
         if self._held is None:
-            self._held = self._open_by_name()
+            try:
+                self._held = self._open_by_name()
+            except OSError as e:
+                raise ValueError(f"file_output.filename: cannot open {self.filename}: "
+                                 f"{e.strerror}") from None
 
     def open(self) -> None:
         if self.keep_alive and self._fd is None:
