@@ -10,23 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from test_cli_replay import OWN_RULES
 from test_sink_http import Server
 from test_sink_nats import NatsServer, read_stream
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT_WRITE = ROOT / ".." / "shared" / "conformance" / "falco" / "trace_files" / "cat_write.scap"
-RULES = """
-- rule: cat opens
-  desc: any open by cat
-  condition: evt.type in (open, openat) and evt.dir=< and proc.name=cat
-  output: "cat opened %fd.name (pid=%proc.pid)"
-  priority: NOTICE
-- rule: cat reads
-  desc: reads by cat
-  condition: evt.type=read and evt.dir=< and proc.name=cat
-  output: "cat read from %fd.name"
-  priority: ERROR
-"""
 
 pytestmark = pytest.mark.skipif(not CAT_WRITE.is_file(),
                                 reason="needs Falco's traces in ../shared")
@@ -35,7 +24,7 @@ pytestmark = pytest.mark.skipif(not CAT_WRITE.is_file(),
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_replay_to_jetstream_and_a_recovering_http_endpoint(tmp_path, workers):
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
+    rules.write_text(OWN_RULES)
     nats = NatsServer(tmp_path / "js").start()
     http = Server(fail_first=2)
     try:
