@@ -41,6 +41,7 @@ class RunCounts:
     by_rule: Counter = field(default_factory=Counter)
     by_priority: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    pipeline: object = None          # PipelineStats with workers > 1
 
 
 @dataclass
@@ -128,7 +129,7 @@ def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
     reader = open_scap(path)
     state = StateEngine()
     state.seed(reader.snapshot)
-    evaluator = make_evaluator(engine, state, workers, on_alert, user)
+    evaluator = make_evaluator(engine, state, workers, on_alert, user, lossless=True)
     monitor = drops(evaluator.emit_internal) if drops is not None else None
     result.monitor = monitor
     if workers > 1:
@@ -165,19 +166,22 @@ def replay(path: str, engine: Engine, on_alert: Callable[[Alert], None], *,
         if progress is not None:
             progress.close()
     count_alerts(result, engine, evaluator.alerts_by_rule())
+    result.pipeline = getattr(evaluator, "stats", None)
     result.seconds = time.monotonic() - t0
     return result
 
 
-def make_evaluator(engine: Engine, state: StateEngine, workers: int, on_alert, user: str = ""):
+def make_evaluator(engine: Engine, state: StateEngine, workers: int, on_alert, user: str = "",
+                   lossless: bool = False):
     """Rules evaluated in this process (workers <= 1) or by the multiprocess pipeline,
-    whose children run as `user` without capabilities when we are root."""
+    whose children run as `user` without capabilities when we are root; `lossless`
+    (replay): workers wait for the output process rather than drop alerts."""
     from .workers.inprocess import InProcess, warm_up
     warm_up(engine, state)          # compiled here, once (forked workers inherit it)
     if workers <= 1:
         return InProcess(engine, state, on_alert)
     from .workers.pipeline import Pipeline
-    return Pipeline(engine, state, workers, on_alert, user=user)
+    return Pipeline(engine, state, workers, on_alert, user=user, alerts_wait=lossless)
 
 
 def count_alerts(result, engine: Engine, by_rule: dict) -> None:

@@ -34,7 +34,6 @@ class RunResult(RunCounts):
     kernel_drops: Counter = field(default_factory=Counter)   # event name -> records lost
     bad_records: int = 0
     syscalls: list = field(default_factory=list)
-    pipeline: object = None          # PipelineStats with workers > 1
     monitor: object = None           # the syscall_event_drops monitor
     stopped: bool = False            # ended by the monitor's exit action
 

@@ -6,6 +6,7 @@ import collections
 import os
 import random
 import signal
+import threading
 import time
 import traceback
 
@@ -359,3 +360,23 @@ def test_rates_printed():
     for name, (p, g) in res.items():
         print(f"  200-byte records, {name}: put {p:,.0f}/s, get_all {g:,.0f}/s")
     print(f"  put + eventfd signal on every put: {every:,.0f}/s")
+
+
+def test_put_wait_waits_for_room_and_loses_nothing():
+    ring = ByteRing(1024)
+    got = []
+    stop = threading.Event()
+
+    def consume():
+        while not stop.is_set() or ring.pending():
+            got.extend(ring.get_all())
+            time.sleep(0.001)
+    t = threading.Thread(target=consume)
+    t.start()
+    records = [i.to_bytes(4, "little") * 25 for i in range(2000)]     # 100 bytes each
+    for r in records:
+        assert ring.put_wait(r)
+    stop.set()
+    t.join()
+    assert got == records and ring.dropped == 0
+    assert not ring.put_wait(b"y" * 2000) and ring.oversized == 1     # never fits: refused

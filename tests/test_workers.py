@@ -188,3 +188,40 @@ def test_workers_are_forked_again_when_the_state_tables_grow(engine, tmp_path):
         pipe.close()
     assert pipe.stats.reforks == 1 and not before & after
     assert _lines(many) == _lines(expect) and _lines(many)
+
+
+def _slow_emitter(path):
+    """An output that falls behind: 1 ms per alert."""
+    write = _emitter(path)
+
+    def emit(alert):
+        time.sleep(0.001)
+        write(alert)
+    return emit
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_alerts_wait_for_a_slow_output_in_replay_and_are_counted_live(engine, tmp_path, wait):
+    """Alert rings of 4 KiB and an output at 1 ms per alert: replay's workers wait
+    (every alert arrives, in order); live's drop and count what does not fit."""
+    many, expect = tmp_path / "many.txt", tmp_path / "expect.txt"
+    _, P, C = batch(400, seed=0)
+    pipe = Pipeline(engine, Tables(P, C), 2, _slow_emitter(many), slots=2, capacity=512,
+                    alerts_wait=wait, alert_ring_bytes=4096)
+    ip = InProcess(engine, Tables(P, C), _emitter(expect))
+    pipe.start()
+    try:
+        for e in range(3):
+            B = batch(400, seed=0)[0]
+            B.num[:400] = np.arange(1, 401) + 400 * e
+            ip.submit(B, e)
+            assert pipe.post(B, e)
+    finally:
+        pipe.close()
+    expected = _lines(expect)
+    assert len(expected) > 100
+    if wait:
+        assert _lines(many) == expected and pipe.stats.alerts_dropped == 0
+    else:
+        assert pipe.stats.alerts_dropped > 0
+        assert len(_lines(many)) + pipe.stats.alerts_dropped == len(expected)

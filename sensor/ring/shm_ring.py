@@ -72,6 +72,7 @@ only for the counter's single writer; it is not an atomic fetch-add.
 from __future__ import annotations
 
 import mmap
+import time
 
 import numpy as np
 
@@ -122,20 +123,33 @@ class ByteRing:
     def put(self, data) -> bool:
         """Append one record (bytes-like, contiguous bytes).  False, counted in `dropped`, when
         there is no room now (or ever: `oversized`).  Never blocks."""
+        size = (len(data) + 11) & -8
+        return True if self._append(data, size) else self._refuse(size)
+
+    def put_wait(self, data, pause: float = 0.0005) -> bool:
+        """Append one record, waiting for the consumer to make room; False (counted)
+        only for a record larger than the ring."""
+        size = (len(data) + 11) & -8
+        if size > self.capacity:
+            return self._refuse(size)
+        while not self._append(data, size):
+            time.sleep(pause)
+        return True
+
+    def _append(self, data, size: int) -> bool:
         hdr = self._hdr
         n = len(data)
-        size = (n + 11) & -8
         cap = self.capacity
         head = hdr[_HEAD]
         off = head % cap
         end = cap - off
         if size <= end:
             if head + size - hdr[_TAIL] > cap:
-                return self._refuse(size)
+                return False
             pos = head
         else:                                   # does not fit before the end: wrap to 0
             if head + end + size - hdr[_TAIL] > cap:
-                return self._refuse(size)
+                return False
             self._len[off >> 2] = WRAP
             pos = head + end
             off = 0

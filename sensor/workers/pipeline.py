@@ -55,6 +55,13 @@ class Shared:
     alerts_out: Counters             # alerts emitted, per rule index
     busy_ns: Counters                # [w]: time worker w spent evaluating
     rule_index: dict = field(default_factory=dict)
+    # Replay: a full alert ring makes the worker wait for the output process
+    # (nothing lost, the replay slows down).  Live: the alert is dropped and
+    # counted, so that workers keep up with capture.
+    alerts_wait: bool = False
+
+    def put_alert(self, ring, data: bytes) -> bool:
+        return ring.put_wait(data) if self.alerts_wait else ring.put(data)
 
 
 @dataclass
@@ -72,7 +79,8 @@ class PipelineStats:
 
 class Pipeline:
     def __init__(self, engine, state, workers: int, emit, *, slots: int = 8,
-                 capacity: int = 16384, user: str = ""):
+                 capacity: int = 16384, user: str = "", alerts_wait: bool = False,
+                 alert_ring_bytes: int = ALERT_RING_BYTES):
         self.engine, self.state, self.workers, self.emit = engine, state, workers, emit
         self.user = user                             # the children's user (root only)
         self.capacity = capacity
@@ -91,10 +99,10 @@ class Pipeline:
         self.shared = Shared(
             pool=BatchPool(slots, capacity),
             posted=Counters(1), progress=Counters(workers + 1), closing=Counters(1),
-            rings=[ByteRing(ALERT_RING_BYTES, event) for _ in range(workers + 1)],
+            rings=[ByteRing(alert_ring_bytes, event) for _ in range(workers + 1)],
             go=[EventFd() for _ in range(workers)], done=EventFd(), alert_event=event,
             alerts_out=Counters(len(names) + 1), busy_ns=Counters(workers + 1),
-            rule_index={n: i for i, n in enumerate(names)})
+            rule_index={n: i for i, n in enumerate(names)}, alerts_wait=alerts_wait)
         self.rule_names = names
 
     # -- processes ---------------------------------------------------------------------------
@@ -192,7 +200,7 @@ class Pipeline:
         P, C = self.state.P, self.state.C
         ring = self.shared.rings[self.workers]
         for alert in AlertRenderer().alerts(self.engine.evaluate(B, P, C), B, P, C):
-            ring.put(alerts_wire.encode(alert, s))
+            self.shared.put_alert(ring, alerts_wire.encode(alert, s))
         for w in range(self.workers):                       # nothing for the workers
             self.shared.progress.set(w, s)
         self._publish(s, epoch)
@@ -315,7 +323,8 @@ class Pipeline:
         """An alert the capture process raises itself (drop monitoring), after
         the alerts of the batches posted so far."""
         from . import alerts_wire
-        self.shared.rings[self.workers].put(alerts_wire.encode(alert, self._seq))
+        self.shared.put_alert(self.shared.rings[self.workers],
+                              alerts_wire.encode(alert, self._seq))
 
     def submit(self, B, epoch, block: bool = True) -> bool:
         return self.post(B, epoch, block)

@@ -36,7 +36,7 @@ def worker_main(w: int, shared, engine, state) -> None:
             P, C = state.P, state.C
             matches = engine.evaluate(B, P, C, shard=(shard, w))
             for alert in renderer.alerts(matches, B, P, C):
-                ring.put(alerts_wire.encode(alert, s))
+                shared.put_alert(ring, alerts_wire.encode(alert, s))
             shared.busy_ns.add(w, time.monotonic_ns() - t0)
         shared.progress.set(w, s)
         last = s
