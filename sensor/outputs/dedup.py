@@ -42,15 +42,17 @@ class Dedup:
         self.fields = tuple(fields)
         self.max_keys = max(1, int(max_keys))
         self._open: "OrderedDict[tuple, _Window]" = OrderedDict()   # by window start
+        self._names: dict = {}    # rule -> its key field names (a rule's fields never change)
         self.matches = 0          # alerts admitted
         self.suppressed = 0       # copies counted, not emitted on their own
 
     def key(self, a: Alert) -> tuple:
         f = a.output_fields
-        if self.fields:
-            return (a.rule,) + tuple(_hashable(f.get(n)) for n in self.fields)
-        return (a.rule,) + tuple((n, _hashable(v)) for n, v in f.items()
-                                 if not _is_time_field(n))
+        names = self._names.get(a.rule)
+        if names is None:
+            names = self._names[a.rule] = self.fields or tuple(
+                n for n in f if not _is_time_field(n))
+        return (a.rule,) + tuple(_hashable(f.get(n)) for n in names)
 
     def admit(self, a: Alert) -> list:
         """The alerts to emit now for `a`: windows that ended before it, then `a`
@@ -100,7 +102,7 @@ class Dedup:
 
 
 def _hashable(v):
-    return tuple(v) if isinstance(v, list) else v
+    return tuple(v) if type(v) is list else v
 
 
 def from_config(cfg) -> Optional[Dedup]:

@@ -137,6 +137,10 @@ class Outputs:
             threading.Thread(target=self._tick, name="dedup-ticker", daemon=True).start()
 
     def _send(self, alert) -> None:
+        if self.dedup is not None:
+            self.counters.add(self._dedup_base + _EMITTED)
+        if not self.sinks:
+            return
         if self.json:
             doc = self.formatter.json_bytes(alert)
             item = Rendered(alert, doc.decode(), self.formatter, doc)
@@ -144,8 +148,6 @@ class Outputs:
             item = Rendered(alert, self.formatter.text(alert), self.formatter)
         for sink in self.sinks:
             sink.offer(item)
-        if self.dedup is not None:
-            self.counters.add(self._dedup_base + _EMITTED)
 
     def _tick(self) -> None:
         """Windows end with time, not only with the next alert: the event clock is

@@ -34,7 +34,7 @@ class FileSink(Sink):
         self.keep_alive = bool(section.get("keep_alive", False))
         self._fd = None          # the file opened by name (kept between batches: keep_alive)
         self._held = None        # the file opened by prepare(), with the start's privileges
-        self._warned = False
+        self._refused = False    # opening by name was refused: the held file until a reopen
 
     def prepare(self) -> None:
         """Open the file now, while the process may still be root (ValueError,
@@ -73,6 +73,7 @@ class FileSink(Sink):
             os.close(fd)
 
     def close_transport(self) -> None:
+        self._refused = False    # a reopen (rotation) tries the name again
         fd, self._fd = self._fd, None
         if fd is not None and fd != self._held:
             try:
@@ -85,13 +86,14 @@ class FileSink(Sink):
                        FILE_MODE)
 
     def _open_or_held(self) -> int:
+        if self._refused:
+            return self._held
         try:
             return self._open_by_name()
         except OSError as e:
             if self._held is None or e.errno not in (errno.EACCES, errno.EPERM):
                 raise
-            if not self._warned:
-                self._warned = True
-                log.warning("file output: cannot open %s as this user (%s); writing to "
-                            "the file opened at start", self.filename, e.strerror)
+            self._refused = True
+            log.warning("file output: cannot open %s as this user (%s); writing to "
+                        "the file opened at start", self.filename, e.strerror)
             return self._held
