@@ -112,11 +112,11 @@ class FType(str, Enum):
 
     @property
     def kind(self) -> Kind:
-        if self in (FType.CHARBUF, FType.BYTEBUF, FType.LIST):
-            return Kind.STR
-        if self in (FType.IPADDR, FType.IPNET):
-            return Kind.IP
-        return Kind.NUM
+        return _KIND_OF[self]      # a table: alert rendering asks for every field
+
+
+_KIND_OF = {t: Kind.STR if t in (FType.CHARBUF, FType.BYTEBUF, FType.LIST)
+            else Kind.IP if t in (FType.IPADDR, FType.IPNET) else Kind.NUM for t in FType}
 
 
 class Arg(str, Enum):
@@ -351,13 +351,14 @@ def read(f: Field, B, P, C, i: int, arg: int = 0, key: bytes = b""):
         return None
     k = np.frombuffer(key, np.uint8) if key else _NO_KEY
     out = f.get.py_func(B, P, C, i, np.int64(arg), k)
-    if f.kind == Kind.NUM:
+    kind = f.kind
+    if kind == Kind.NUM:
         v, ok = out
         if not ok:
             return None
         v = int(v)
         return v & (2**64 - 1) if f.type in _UNSIGNED else v
-    if f.kind == Kind.IP:
+    if kind == Kind.IP:
         hi, lo, ok = out
         return ip_object(int(hi), int(lo)) if ok else None
     buf, off, ln = out
