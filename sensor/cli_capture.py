@@ -118,7 +118,6 @@ def cmd_replay(args) -> int:
                 print(str(msg), file=sys.stderr)
             return 1
     workers = _workers(getattr(args, "workers", None))
-    _capture_title(workers)
     progress = None if getattr(args, "no_progress", False) else Progress()
     try:
         result = replay(trace, setup.engine, setup.emit, write_path=getattr(args, "write", None),
@@ -196,7 +195,6 @@ def cmd_run(args) -> int:
         return bool(stopping) or (deadline is not None and time.monotonic() >= deadline)
 
     workers = _workers(args.live_workers)
-    _capture_title(workers)
     from .stats import Stats
     try:
         stats = Stats(setup.cfg, setup.log)
@@ -230,12 +228,6 @@ def cmd_run(args) -> int:
 def _workers(given) -> int:
     from .workers.procs import default_workers
     return default_workers() if given is None else max(1, given)
-
-
-def _capture_title(workers: int) -> None:
-    if workers > 1:
-        from .workers.procs import set_title
-        set_title("sensor: capture")
 
 
 def _summary(result, verb: str, outputs) -> str:

@@ -33,7 +33,7 @@ from ..ring.notify import EventFd
 from ..ring.shm_ring import ByteRing, Counters
 from .output import output_main
 from .pool import BatchPool
-from .procs import fork_child
+from .procs import fork_child, set_title
 from .router import Router
 from .worker import worker_main
 
@@ -92,6 +92,7 @@ class Pipeline:
         self._pids: dict[int, tuple[str, int]] = {}       # pid -> ("worker", w) / ("output", 0)
         self._tables = None
         self._closed = False
+        self._old_title = ""
         self.on_child = lambda pid, alive: None      # e.g. exclude the child from capture
         self._counted: dict = {}                     # alerts by rule of earlier rule sets
         names = [r.name for r in engine.rules]
@@ -107,6 +108,7 @@ class Pipeline:
 
     # -- processes ---------------------------------------------------------------------------
     def start(self) -> None:
+        self._old_title = set_title("sensor: capture")
         self._fork_output()
         for w in range(self.workers):
             self._fork_worker(w)
@@ -297,6 +299,8 @@ class Pipeline:
             self._reap(pid, end)
         self._release()
         self.stats.alerts_dropped = sum(r.dropped for r in self.shared.rings)
+        if self._old_title:
+            set_title(self._old_title)
 
     def _reap(self, pid: int, end: float) -> None:
         while time.monotonic() < end:

@@ -18,13 +18,16 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def set_title(title: str) -> None:
-    """The process's name in ps and top (`sensor: capture`, `sensor: worker 2/8 [...]`)."""
+def set_title(title: str) -> str:
+    """The process's name in ps and top (`sensor: capture`, `sensor: worker 2/8 [...]`);
+    returns the title it had."""
     try:
         import setproctitle
-        setproctitle.setproctitle(title)
     except ImportError:          # the title is a convenience
-        pass
+        return ""
+    old = setproctitle.getproctitle()
+    setproctitle.setproctitle(title)
+    return old
 
 
 PR_SET_NO_NEW_PRIVS = 38
