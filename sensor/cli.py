@@ -166,8 +166,9 @@ def _replay_options(p, rules: bool) -> None:
                             "default: rules_file of the configuration")
     p.add_argument("-c", dest="config", metavar="CONFIG", help="configuration file (YAML)")
     p.add_argument("-o", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a configuration key, e.g. -o rule_matching=all, "
-                        "-o priority=warning (repeatable)")
+                   help="set a configuration key, e.g. -o priority=warning, "
+                        "-o dedup.enabled=false, -o file_output.enabled=true "
+                        "(repeatable; keys: docs/OUTPUTS.md, sensor/config.py)")
     p.add_argument("-D", dest="disable", action="append", default=[], metavar="SUBSTRING",
                    help="disable the rules whose names contain SUBSTRING (repeatable)")
     p.add_argument("-t", dest="tags", action="append", default=[], metavar="TAG",
