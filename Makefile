@@ -3,14 +3,16 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 APT_PKGS := clang llvm libbpf-dev bpftool make gcc
+# podman, runc, busybox-static: real containers for the container tests (tests/podman/).
+APT_PKGS += podman runc busybox-static
 # sysdig: the tests' judge of .scap files (without its recommended kernel-module package);
 # nats-server: the JetStream server the NATS output's tests start.
 APT_BARE := sysdig nats-server
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run test apt apt-install bpf clean
+.PHONY: setup run test apt apt-install bpf podman clean
 
-setup: apt $(STAMP) bpf
+setup: apt $(STAMP) bpf podman
 
 # apt packages: installed only when one is missing (idempotent, no network otherwise).
 apt:
@@ -45,6 +47,11 @@ bpf/build/vmlinux.h:
 
 $(BPF_OBJ): $(BPF_SRC) bpf/build/vmlinux.h
 	clang $(BPF_CFLAGS) -Ibpf/build -Ibpf -c bpf/sensor.bpf.c -o $@
+
+# Podman for the container tests: containers.conf settings this machine needs (kept where
+# set, added where missing) and the busybox image the tests run, imported if absent.
+podman: apt
+	@sh tests/podman/setup.sh
 
 run: setup
 	$(VENV)/bin/sensor

@@ -142,7 +142,7 @@ static long walk_write(u32 i, void *unused)
 }
 
 /* Writes the collected names as a path (at least "/") and its NUL. */
-static __always_inline void ev_walked(struct ev *e, struct walk *w, u32 start)
+static __always_inline void ev_walked_bytes(struct ev *e, struct walk *w)
 {
 	if (w->depth == 0) {
 		e->buf[e->pos & OFF_MASK] = '/';
@@ -153,6 +153,12 @@ static __always_inline void ev_walked(struct ev *e, struct walk *w, u32 start)
 	e->pos = w->pos & OFF_MASK;
 	e->buf[e->pos & OFF_MASK] = 0;
 	e->pos++;
+}
+
+/* The same, as a whole parameter that began at start. */
+static __always_inline void ev_walked(struct ev *e, struct walk *w, u32 start)
+{
+	ev_walked_bytes(e, w);
 	ev_len(e, e->pos - start);
 }
 
@@ -189,7 +195,47 @@ static __always_inline void ev_cwd(struct ev *e, struct task_struct *t)
 	ev_path(e, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt));
 }
 
-/* The cgroup (v2) path as the driver lists cgroups: "cpu=/a/b\0". */
+/* The cgroup of a task that a controller sees: the controller's own v1
+ * hierarchy's when it is bound to one (hierarchy id > 0), else the task's
+ * cgroup in the v2 (default) hierarchy. */
+static __always_inline struct kernfs_node *task_cgroup_kn(struct task_struct *t, u32 ctl)
+{
+	struct css_set *cs = BPF_CORE_READ(t, cgroups);
+	struct cgroup_subsys_state *css = NULL;
+	if (!cs)
+		return NULL;
+	if (ctl < CGROUP_SUBSYS_COUNT)
+		bpf_probe_read_kernel(&css, sizeof(css), &cs->subsys[ctl]);
+	if (css) {
+		struct cgroup *cg = BPF_CORE_READ(css, cgroup);
+		if (cg && BPF_CORE_READ(cg, root, hierarchy_id) > 0)
+			return BPF_CORE_READ(cg, kn);
+	}
+	return BPF_CORE_READ(cs, dfl_cgrp, kn);
+}
+
+/* One "subsys=/path\0" entry of the cgroups parameter; label: the "subsys="
+ * text's bytes as a little-endian u64 (no .rodata: that map is the settings). */
+static __always_inline void ev_cgroup_entry(struct ev *e, struct walk *w, u64 label,
+					    u32 label_len, struct kernfs_node *kn)
+{
+	*(u64 *)&e->buf[e->pos & OFF_MASK] = label;
+	e->pos += label_len;
+	w->depth = 0;
+	w->kn = kn;
+	bpf_loop(PATH_DEPTH, walk_kernfs, NULL, 0);
+	ev_walked_bytes(e, w);
+}
+
+#define CG_LABEL_CPU    0x3d757063ULL             /* "cpu=" */
+#define CG_LABEL_MEMORY 0x3d79726f6d656dULL       /* "memory=" */
+
+/* The cgroups as the driver lists them, one "subsys=path" per controller
+ * ("cpu=/a/b\0memory=/a/b\0"): for cpu and memory, the controller's v1
+ * hierarchy's cgroup when the controller is bound to one, else the task's v2
+ * cgroup (on a v2-only host both name the same path).  A container runtime
+ * puts its containers in both (and in v2 too on hybrid hosts), so either
+ * names the container. */
 static __always_inline void ev_cgroups(struct ev *e, struct task_struct *t)
 {
 	struct walk *w = walk_get();
@@ -198,15 +244,13 @@ static __always_inline void ev_cgroups(struct ev *e, struct task_struct *t)
 		ev_empty(e);
 		return;
 	}
-	w->depth = 0;
-	w->kn = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
-	bpf_loop(PATH_DEPTH, walk_kernfs, NULL, 0);
-	e->buf[e->pos & OFF_MASK] = 'c';
-	e->buf[(e->pos + 1) & OFF_MASK] = 'p';
-	e->buf[(e->pos + 2) & OFF_MASK] = 'u';
-	e->buf[(e->pos + 3) & OFF_MASK] = '=';
-	e->pos += 4;
-	ev_walked(e, w, start);
+	u32 cpu = bpf_core_enum_value_exists(enum cgroup_subsys_id, cpu_cgrp_id) ?
+		bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id) : CGROUP_SUBSYS_COUNT;
+	u32 mem = bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id) ?
+		bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id) : CGROUP_SUBSYS_COUNT;
+	ev_cgroup_entry(e, w, CG_LABEL_CPU, 4, task_cgroup_kn(t, cpu));
+	ev_cgroup_entry(e, w, CG_LABEL_MEMORY, 7, task_cgroup_kn(t, mem));
+	ev_len(e, e->pos - start);
 }
 
 /* argv: "exe" is the first string of the argument area, "args" the rest. */

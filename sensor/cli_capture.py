@@ -195,6 +195,12 @@ def cmd_run(args) -> int:
         return bool(stopping) or (deadline is not None and time.monotonic() >= deadline)
 
     workers = _workers(args.live_workers)
+    containers = setup.cfg.get("container_engines")
+    try:
+        _check_container_engines(containers)
+    except ValueError as e:
+        print(f"sensor: {e}", file=sys.stderr)
+        return 1
     from .stats import Stats
     try:
         stats = Stats(setup.cfg, setup.log)
@@ -208,7 +214,7 @@ def cmd_run(args) -> int:
                           workers=workers, drops=setup.drops_monitor,
                           reload=reload, log=setup.log,
                           user=str(setup.cfg.get("pipeline.user") or ""), stats=stats,
-                          reopen=reopen)
+                          reopen=reopen, containers=containers)
     except BpfError as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 2
@@ -223,6 +229,19 @@ def cmd_run(args) -> int:
     if result.monitor is not None:
         print(result.monitor.summary(), file=sys.stderr)
     return 1 if result.stopped else 0
+
+
+def _check_container_engines(section) -> None:
+    """The `container_engines` section's values, checked before capture starts."""
+    from .config import parse_duration
+    if not isinstance(section, dict):
+        raise ValueError("container_engines: expected a mapping")
+    for key in ("ttl", "max_wait", "timeout"):
+        parse_duration(section.get(key, 0), f"container_engines.{key}")
+    for name in ("docker", "podman"):
+        conf = section.get(name)
+        if conf is not None and not isinstance(conf, dict):
+            raise ValueError(f"container_engines.{name}: expected a mapping")
 
 
 def _workers(given) -> int:
@@ -241,6 +260,9 @@ def _summary(result, verb: str, outputs) -> str:
         total = sum(drops.values())
         lines.append(f"Kernel drops: {total}" + (" (" + ", ".join(
             f"{name}: {n}" for name, n in sorted(drops.items())) + ")" if total else ""))
+    meta = getattr(result, "containers", None)
+    if meta is not None and meta.table.rows:
+        lines.append(meta.summary())
     if getattr(result, "bad_records", 0):
         lines.append(f"Malformed records dropped: {result.bad_records}")
     pipe = getattr(result, "pipeline", None)

@@ -53,6 +53,17 @@ DEFAULTS: dict = {
     # Live capture (ours; Falco sizes its buffers by preset): the BPF ring's
     # size in bytes (a power of two, at least 4096).
     "capture": {"ring_bytes": 16 << 20},
+    # Container metadata for live capture (Falco 0.38+'s section; its keys per engine,
+    # ours: socket, and ttl/max_wait/timeout): container.name, image, repository, tag,
+    # privileged from a Docker-compatible API on a unix socket (Docker, or
+    # `podman system service`), looked up in the background, refreshed every ttl;
+    # alerts of a container seen for the first time wait at most max_wait for it
+    # (0: never).  docs/LIVE.md, "Containers".
+    "container_engines": {
+        "docker": {"enabled": True, "socket": "/var/run/docker.sock"},
+        "podman": {"enabled": True, "socket": "/run/podman/podman.sock"},
+        "ttl": "60s", "max_wait": "500ms", "timeout": "2s",
+    },
     # The multiprocess pipeline (ours): the user workers and the output process
     # switch to, without capabilities, when the sensor runs as root ("" keeps root).
     "pipeline": {"user": "nobody"},

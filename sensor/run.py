@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .capture import bpf_abi as A
+from .capture.container_engines import (ContainerMetadata, MetadataFetcher, MetadataGate,
+                                        engines_from_config)
 from .capture.live import LiveCapture
 from .capture.probes import Probes, syscalls_for
 from .capture.state import StateEngine
@@ -36,6 +38,7 @@ class RunResult(RunCounts):
     syscalls: list = field(default_factory=list)
     monitor: object = None           # the syscall_event_drops monitor
     stopped: bool = False            # ended by the monitor's exit action
+    containers: object = None        # ContainerMetadata (lookups, times to metadata)
 
 
 def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
@@ -44,7 +47,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
              batch_rows: int = 65536, workers: int = 1, drops=None,
              reload: Optional[Callable[[], Optional[tuple]]] = None,
              log: Callable[[str], None] = lambda text: None, user: str = "",
-             stats=None, reopen: Optional[Callable[[], bool]] = None) -> RunResult:
+             stats=None, reopen: Optional[Callable[[], bool]] = None,
+             containers: Optional[dict] = None) -> RunResult:
     """Capture until stop() is true.  Raises BpfError (with what to do) when
     the probes cannot be loaded or attached.  With workers > 1 the rules run in
     forked worker processes and on_alert in the output process; the sensor's
@@ -54,7 +58,9 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
     `reload`: polled between sweeps; returns (engine, on_alert) when new rules
     were loaded and validated (SIGHUP), None otherwise.  `stats`: a Stats,
     given a snapshot of the counters between sweeps.  `reopen`: polled between
-    sweeps; true when the outputs should open their files again (SIGUSR1)."""
+    sweeps; true when the outputs should open their files again (SIGUSR1).
+    `containers`: the `container_engines` configuration section (None: no
+    metadata lookups; container.id only)."""
     result = RunResult()
     state = StateEngine()
     syscalls = syscalls_for(engine.event_types())
@@ -67,10 +73,18 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         evaluator.on_child = lambda pid, alive: (probes.exclude if alive else probes.include)(pid)
     live = None
     writer = None
+    meta = _container_metadata(state, containers)
     try:
         live = LiveCapture(probes)
-        state.seed(live.snapshot)
+        state.seed(live.snapshot)          # containers running already: looked up first
         evaluator.start()
+        if meta is not None:
+            meta.start()                   # its threads after the workers' fork
+        gate = None
+        if meta is not None:
+            gate = MetadataGate(meta, lambda B, epoch: evaluator.submit(B, epoch, block=False),
+                                getattr(evaluator, "can_post", lambda: True))
+        result.containers = meta
         if write_path is not None:
             from .capture.scap_writer import ScapWriter
             writer = ScapWriter(write_path, live.snapshot)
@@ -96,6 +110,9 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
                     "outputs": _outputs_stats(evaluator.emit)}
 
         def halt() -> bool:
+            if meta is not None:
+                meta.apply()
+                gate.flush()
             if stats is not None:
                 stats.tick(snapshot)
             if reopen is not None and reopen():
@@ -112,15 +129,23 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
             return stop() or (monitor is not None and monitor.exit_requested)
 
         for B in live.batches(batch_rows, stop=halt):
+            if meta is not None:
+                meta.apply()
             B = state.process(B)
             if writer is not None:
                 writer.write_rows(B)
                 result.written += int(B.n[0])
             result.events += int(B.n[0])
             result.batches += 1
-            evaluator.submit(B, state.end_batch(), block=False)
+            if gate is not None:
+                gate.post(B, state.end_batch(), state.P)
+            else:
+                evaluator.submit(B, state.end_batch(), block=False)
             if monitor is not None:
                 monitor.batch(B)
+        if gate is not None:
+            meta.apply()
+            gate.flush(force=True)
         result.stopped = monitor is not None and monitor.exit_requested
         evaluator.close()
         result.seconds = time.monotonic() - t0
@@ -129,6 +154,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         count_alerts(result, engine, evaluator.alerts_by_rule())
         result.pipeline = getattr(evaluator, "stats", None)
     finally:
+        if meta is not None:
+            meta.close()
         evaluator.close()
         if writer is not None:
             writer.close()
@@ -137,6 +164,22 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
         else:
             probes.close()
     return result
+
+
+def _container_metadata(state, section: Optional[dict]) -> Optional[ContainerMetadata]:
+    """Lookups of container metadata for the state engine's container table,
+    from the `container_engines` section (None when no engine is enabled)."""
+    if section is None:
+        return None
+    from .config import parse_duration
+    engines = engines_from_config(section)
+    if not engines:
+        return None
+    fetcher = MetadataFetcher(engines, ttl=parse_duration(section.get("ttl", "60s"),
+                                                          "container_engines.ttl"))
+    return ContainerMetadata(state.containers, fetcher,
+                             max_wait=parse_duration(section.get("max_wait", "500ms"),
+                                                     "container_engines.max_wait"))
 
 
 def _outputs_stats(emit) -> dict:

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+import podman_env
 from bpf_producer import BAD_SRC, PRODUCER_SRC, compile_bpf
+
+# podman's Docker-compatible API for the tests that name it (tests/podman_env.py)
+podman_service = podman_env.podman_service
 
 
 @pytest.fixture(scope="module")

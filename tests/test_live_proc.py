@@ -193,13 +193,12 @@ class Waiter:
         p = f"/proc/{self.pid}"
         stat_fields = open(f"{p}/stat").read().rsplit(")", 1)[1].split()
         status = dict(line.split(":", 1) for line in open(f"{p}/status").read().splitlines())
-        cg = [ln.split(":", 2)[2] for ln in open(f"{p}/cgroup").read().splitlines()
-              if ln.startswith("0::")]
+        cg = expected_cgroups(open(f"{p}/cgroup").read())
         self.truth = dict(
             pgid=int(stat_fields[2]), tty=int(stat_fields[4]),
             caps=tuple(int(status[k], 16) for k in ("CapInh", "CapPrm", "CapEff")),
             euid=int(status["Uid"].split()[1]), comm=comm_of(self.pid),
-            cgroup=cg[0] if cg else None,
+            cgroup=cg,
             loginuid=int(open(f"{p}/loginuid").read()),
             fdlimit=int([ln for ln in open(f"{p}/limits").read().splitlines()
                          if ln.startswith("Max open files")][0].split()[3]),
@@ -245,8 +244,7 @@ def check_exec_common(e, w, *, ptid, own_mounts=False):
     assert (e.args["tid"], e.args["pid"], e.args["ptid"]) == (w.pid, w.pid, ptid)
     assert e.args["fdlimit"] == t["fdlimit"]
     assert e.args["comm"] == t["comm"] == b"sh"
-    if t["cgroup"] is not None:
-        assert e.args["cgroups"] == b"cpu=" + t["cgroup"].encode() + b"\0"
+    assert e.args["cgroups"] == t["cgroup"]
     assert e.args["env"] == b"".join(f"{k}={v}\0".encode() for k, v in w.env.items())
     assert e.args["tty"] == t["tty"]
     assert e.args["pgid"] == t["pgid"]
@@ -262,6 +260,26 @@ def check_exec_common(e, w, *, ptid, own_mounts=False):
 
 
 # --- execve: success ------------------------------------------------------------------------
+
+def expected_cgroups(proc_cgroup: str) -> bytes:
+    """The probes' cgroups parameter for a /proc/PID/cgroup text: for cpu and
+    memory, the controller's v1 cgroup when it has a v1 hierarchy, else the
+    v2 ("0::") one."""
+    v1, v2 = {}, "/"
+    for line in proc_cgroup.splitlines():
+        hid, subs, path = line.split(":", 2)
+        if hid == "0" and not subs:
+            v2 = path
+        for sub in subs.split(","):
+            if sub:
+                v1[sub] = path
+    return b"".join(f"{c}={v1.get(c, v2)}\0".encode() for c in ("cpu", "memory"))
+
+
+def _v1_controllers() -> set:
+    return {sub for ln in open("/proc/self/cgroup").read().splitlines()
+            for sub in ln.split(":", 2)[1].split(",") if sub}
+
 
 def _cgroup2_mount():
     for line in open("/proc/self/mounts"):
@@ -405,7 +423,9 @@ def test_execve_success(base):
 
     e = only(evs, "execve", w_cgroup.pid)
     if cg_dir:
-        assert e.args["cgroups"] == f"cpu=/live-proc-{me}/leaf\0".encode()
+        assert e.args["cgroups"] == w_cgroup.truth["cgroup"]
+        if "cpu" not in _v1_controllers():                # the leaf is where cpu is
+            assert e.args["cgroups"].startswith(f"cpu=/live-proc-{me}/leaf\0".encode())
     assert e.args["cwd"] == os.getcwd().encode()           # inherited
     want_login = int(open("/proc/self/loginuid").read())
     if w_cgroup.truth["loginuid"] != want_login:

@@ -2,7 +2,8 @@
 
 A runc-based runtime puts a container's processes in a cgroup whose last path
 element carries the 64-hex-digit container id, between a runtime-specific
-prefix and suffix (facts from libsinsp's container_engine/runc matching):
+prefix and suffix (libsinsp's container_engine/runc matching, plus podman's
+cgroupfs layout, which Falco's podman engine does not know):
 
     /docker/<id>                        docker, cgroupfs driver
     /system.slice/docker-<id>.scope     docker, systemd driver
@@ -10,9 +11,14 @@ prefix and suffix (facts from libsinsp's container_engine/runc matching):
     .../cri-containerd-<id>.scope       containerd, systemd
     .../crio-<id>.scope, /crio-<id>     cri-o
     ...:cri-containerd:<id>             containerd without SystemdCgroup
-    .../libpod-<id>.scope               podman
+    .../libpod-<id>.scope[/container]   podman, systemd (v2: processes in "container")
+    /libpod_parent/libpod-<id>          podman, cgroupfs (cgroup v1 or v2)
 
+The paths are the same in every hierarchy a runtime uses (cgroup v1
+controllers, the v2 tree), so any entry of the cgroups list may name the
+container; the probes send the cpu and memory controllers' (docs/LIVE.md).
 Falco reports the first 12 hex digits.  Host processes have no id (None).
+Rootless podman (user.slice/.../podman-<pid>.scope) is not recognised.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ LAYOUTS = (
     (b"/crio-", b".scope"),
     (b":cri-containerd:", b""),
     (b"/libpod-", b".scope"),
+    (b"/libpod-", b""),
 )
 
 

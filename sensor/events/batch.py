@@ -210,12 +210,13 @@ def allocate_procs(capacity: int, arena_bytes: int, shared: bool = False) -> Pro
     return Procs(**a)
 
 
-def allocate_containers(capacity: int, arena_bytes: int) -> Containers:
-    a = _alloc(CONTAINER_COLUMNS, capacity)
+def allocate_containers(capacity: int, arena_bytes: int, shared: bool = False) -> Containers:
+    """Container rows; `shared`: in anonymous shared memory (see zeros())."""
+    a = _alloc(CONTAINER_COLUMNS, capacity, shared)
     a["privileged"][:] = -1
-    a["arena"] = np.zeros(max(arena_bytes, 8), np.uint8)
+    a["arena"] = zeros(max(arena_bytes, 8), np.uint8, shared)
     a["arena"][HOST_OFF:HOST_OFF + HOST_LEN] = np.frombuffer(b"host", np.uint8)
-    a["n"] = np.zeros(2, np.int64)
+    a["n"] = zeros(2, np.int64, shared)
     return Containers(**a)
 
 

@@ -15,10 +15,7 @@ leading items that did get through, so that only the rest is retried.
 """
 from __future__ import annotations
 
-# Host names are encoded with the idna codec when a sink connects, which may be
-# after the output process dropped root and can no longer read Python's library
-# (a Python under /root, say): imported now.
-import encodings.idna  # noqa: F401
+import codecs
 import logging
 import threading
 import time
@@ -28,6 +25,11 @@ from ..ring.shm_ring import Counters
 from .alert import Alert
 
 log = logging.getLogger("sensor.outputs")
+
+# Host names are encoded with the idna codec when a sink connects, which may be
+# after the output process dropped root and can no longer read Python's library
+# (a Python under /root, say): loaded now.
+codecs.lookup("idna")
 
 # Counter slots of one sink (shared memory, so that the capture process can
 # report the output process's figures; each has a single writer).

@@ -208,6 +208,10 @@ class Pipeline:
         self._publish(s, epoch)
         return True
 
+    def can_post(self) -> bool:
+        """Whether a batch posted now finds a free pool slot (is not dropped)."""
+        return self._slot_free(self._seq + 1)
+
     def _slot_free(self, s: int) -> bool:
         return self._floor() >= s - len(self.shared.pool)
 
