@@ -10,7 +10,7 @@ APT_PKGS += podman runc busybox-static
 APT_BARE := sysdig nats-server
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run test apt apt-install bpf podman clean
+.PHONY: setup run test bench apt apt-install bpf podman clean
 
 setup: apt $(STAMP) bpf podman
 
@@ -58,6 +58,11 @@ run: setup
 
 test: setup
 	$(VPY) -m pytest -q
+
+# The benchmarking suite (perf/, root, ~15 min): perf/results/<date>.json, latest.json,
+# plots, and the tables in perf/RESULTS.md and README.md.
+bench: setup
+	$(VPY) perf/bench_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info bpf/build

@@ -1,7 +1,8 @@
 """Kernel overhead of the probes: nanoseconds added per syscall, from a C load generator.
 
-    .venv/bin/python perf/bench_kernel.py [--rounds 7] [--n-getppid 2000000]
-        [--n-pairs 300000] [--n-close 2000000] [--prog-stats]
+    .venv/bin/python perf/bench_kernel.py [--rounds 5] [--n-getppid 2000000]
+        [--n-pairs 300000] [--n-close 2000000] [--n-connect 500000] [--n-execve 1000]
+        [--prog-stats]
 
 The probe set is the one `sensor` attaches for its default rules (rules/, through
 Engine.event_types() and syscalls_for()), loaded once.  perf/loadgen/loop.c (built with
@@ -9,7 +10,9 @@ gcc -O2 into a temp dir) runs one syscall in a tight loop between two clock_gett
 prints ns per call: wall (CLOCK_MONOTONIC) and its own CPU time (CLOCK_THREAD_CPUTIME_ID).
 Each round measures every configuration with the probes detached (baseline) and attached,
 the two phases alternating in order from round to round; figures are the best of the
-rounds (medians are in the JSON).  Single generators are pinned to --cpu (0).
+rounds (medians are in the JSON).  Single generators are pinned to --cpu (0).  The default
+5 rounds take ~1.5 min on the team's 2-vCPU VM (~17 s a round), plus any wait for other
+processes' probes to go (below).
 
   getppid           syscall(getppid), which no probe watches: the machine-wide tax (a)
   getppid-1tp       the same with one program attached (sys_exit_close): the exit
@@ -23,6 +26,21 @@ rounds (medians are in the JSON).  Single generators are pinned to --cpu (0).
   closebad-2cpu-excl  two close(-1) generators, the one on CPU 1 excluded (the map the
                     sensor puts itself in): what the CPU 0 one pays without a second
                     writer on the ring, and what an excluded process pays (c)
+  connect           connect() of a UDP socket to 127.0.0.1 (succeeds, no packet): one
+                    probed syscall with the probe's full work (sockaddr stashed at entry,
+                    the socket's tuple read at exit).  ns added per connect.
+  execve            fork + execve(/bin/true) + waitpid per iteration: ns added per
+                    process started, i.e. every probed syscall of a short process life
+                    (clone on both sides, execve, the loader's opens and closes, the
+                    process-exit tracepoint).  Its CPU figure is the parent's plus the
+                    children's (RUSAGE_CHILDREN); wall is the one to read.
+
+The connect and execve probes must be in the probe set (they are for rules/: the rules
+watch connect and execve; otherwise they are added and the JSON says so).  After each
+attached run the consumer's records are counted by event code (ring-wide: another process's
+events count too) and the JSON holds, per connect and execve configuration, records of each
+type per iteration: a connect run shows ~1 connect record per call, an execve run ~1 execve,
+clone and procexit record per iteration, which shows the probes capture them.
 
 On this VM the two vCPUs do not both get a full host core when both are busy: with two
 generators, wall time per call is up to ~2x the generator's CPU time even with no probes.
@@ -72,26 +90,45 @@ CONFIGS = {
     "openclose-2cpu": ("openclose", 2),
     "closebad-2cpu": ("closebad", 2),
     "closebad-2cpu-excl": ("closebad", 2),
+    "connect": ("connect", 1),
+    "execve": ("execve", 1),
 }
+# probes these configurations need in the probe set
+NEEDED_SYSCALLS = ("openat", "close", "connect", "execve", "clone")
+# event codes counted per attached run of these configurations (records by type)
+TYPED_CONFIGS = ("connect", "execve")
+
+
+def code_names() -> dict[int, str]:
+    """Event code (enter and exit) -> syscall or event name, from the event table."""
+    from sensor.events.ppm_table import EVENTS
+    out = {}
+    for e in EVENTS:
+        out[e[0]] = out[e[0] + 1] = e[1]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # the consumer: drains the ring concurrently and counts records per thread id
 
-def _count_by_tid(buf, end, counts):
+def _count_by_tid(buf, end, counts, codes):
     """Walk the .scap blocks in buf[:end] (u32 type | u32 block length | u16 cpu | u64 ts |
-    u64 tid ...) and count them by tid; returns the number of records."""
+    u64 tid | u32 event length | u16 code ...) and count them by tid and by event code;
+    returns the number of records."""
     pos = 0
     n = 0
-    while pos + 26 <= end:
+    while pos + 32 <= end:
         blen = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16)
                 | (buf[pos + 7] << 24))
         tid = (buf[pos + 18] | (buf[pos + 19] << 8) | (buf[pos + 20] << 16)
                | (buf[pos + 21] << 24))
-        if blen < 26:
+        code = buf[pos + 30] | (buf[pos + 31] << 8)
+        if blen < 32:
             break
         if tid < counts.shape[0]:
             counts[tid] += 1
+        if code < codes.shape[0]:
+            codes[code] += 1
         n += 1
         pos += blen
     return n
@@ -109,11 +146,12 @@ class Consumer(threading.Thread):
         self.staging = np.zeros(8 << 20, np.uint8)
         pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
         self.by_tid = np.zeros(pid_max + 1, np.int64)
+        self.by_code = np.zeros(1024, np.int64)
         self.records = 0
         self.bytes = 0
         self.wait_s = wait_s
         self._count = njit(nogil=True)(_count_by_tid)
-        self._count(self.staging, 0, self.by_tid)          # compile now, not while measuring
+        self._count(self.staging, 0, self.by_tid, self.by_code)  # compile now, not while measuring
         self.ring.drain(self.staging, 0)
         self._lock = threading.Lock()
         self._halt = threading.Event()
@@ -125,7 +163,7 @@ class Consumer(threading.Thread):
                 continue
             with self._lock:
                 end = self.ring.drain(self.staging, 0)
-                self.records += self._count(self.staging, end, self.by_tid)
+                self.records += self._count(self.staging, end, self.by_tid, self.by_code)
                 self.bytes += end
 
     def sync(self, timeout_s: float = 10.0) -> None:
@@ -251,7 +289,11 @@ class Bench:
         self.loop = loop
         self.target = target
         self.foreign = foreign
-        self.n = {"getppid": a.n_getppid, "openclose": a.n_pairs, "closebad": a.n_close}
+        self.n = {"getppid": a.n_getppid, "openclose": a.n_pairs, "closebad": a.n_close,
+                  "connect": a.n_connect, "execve": a.n_execve}
+        self.names = code_names()
+        # config -> one dict per attached run: event name -> records per iteration (ring-wide)
+        self.records_by_type = {c: [] for c in TYPED_CONFIGS}
         # samples[config][state] = one list per round, one result per generator
         self.samples = {c: {"baseline": [], "attached": []} for c in CONFIGS}
         self.drops = {c: 0 for c in CONFIGS}
@@ -300,6 +342,9 @@ class Bench:
         for _ in range(3):
             quiet = self.foreign.wait_quiet()
             d0 = self.drops_now() if captured else 0
+            if captured and config in TYPED_CONFIGS:
+                self.consumer.sync()
+                codes0 = self.consumer.by_code.copy()
             try:
                 res = run_loop(self.loop, mode, n, cpus, self.target, on_ready)
             finally:
@@ -323,6 +368,13 @@ class Bench:
             for i, r in enumerate(res):
                 self.records_per_iter[config][i].append(
                     int(self.consumer.by_tid[r["pid"]]) / iters)
+            if config in TYPED_CONFIGS:
+                diff = self.consumer.by_code - codes0
+                by_type: dict[str, float] = {}
+                for code in np.nonzero(diff)[0]:
+                    name = self.names.get(int(code), f"code {int(code)}")
+                    by_type[name] = by_type.get(name, 0) + round(int(diff[code]) / iters, 3)
+                self.records_by_type[config].append(by_type)
 
     def round(self, r: int) -> None:
         phases = ("baseline", "attached") if r % 2 == 0 else ("attached", "baseline")
@@ -432,6 +484,44 @@ def figures(wall: dict, cpu: dict, stat: str) -> dict:
         "c_close_excluded_process_cpu": excl[1][stat]["diff"],
         "c_openclose_2gen_per_call_wall": w["openclose-2cpu"] / 2,
         "c_close_2gen_wall": w["closebad-2cpu"],
+        "connect": w["connect"],
+        "connect_ratio": wall["connect"][stat]["attached"] / wall["connect"][stat]["baseline"],
+        "execve": w["execve"],
+        "execve_ratio": wall["execve"][stat]["attached"] / wall["execve"][stat]["baseline"],
+        "execve_cpu": k["execve"],
+    }
+
+
+def issue8_figures(wall: dict, fig: dict, fig_med: dict, bench: "Bench") -> dict:
+    """The issue-8 names for latest.json: ns added per syscall, attached minus detached in
+    the same run (best of the rounds), with the ratio attached / baseline and how each was
+    measured."""
+    how = ("perf/loadgen/loop.c pinned to one CPU, tight loop timed with CLOCK_MONOTONIC; "
+           "probes of rules/ detached vs attached, alternating per round in the same run, "
+           "consumer draining the ring; best of {} rounds (median in 'median_ns')").format(
+               bench.a.rounds)
+
+    def one(config, ns, med, what, per=1):
+        b = wall[config]["best"]
+        return {"ns": round(ns, 1), "median_ns": round(med, 1),
+                "baseline_ns": round(b["baseline"] / per, 1),
+                "attached_ns": round(b["attached"] / per, 1),
+                "ratio": round(b["attached"] / b["baseline"], 3),
+                "what": what, "how": how}
+    return {
+        "kernel_ns_uncaptured": one(
+            "getppid", fig["a_tax_getppid"], fig_med["a_tax_getppid"],
+            "getppid, a syscall no probe watches: the tax every syscall on the machine pays"),
+        "kernel_ns_captured": {
+            "openat_close_per_call": one(
+                "openclose", fig["b_per_captured_call"], fig_med["b_per_captured_call"],
+                "openat(existing file) + close, per call (the pair / 2)", per=2),
+            "connect": one("connect", fig["connect"], fig_med["connect"],
+                           "connect() of a UDP socket to 127.0.0.1 (succeeds; full probe work)"),
+            "execve": one("execve", fig["execve"], fig_med["execve"],
+                          "fork + execve(/bin/true) + waitpid: one short process life, every "
+                          "probed syscall in it (clone x2, execve, the loader's opens, exit)"),
+        },
     }
 
 
@@ -490,6 +580,18 @@ def report(bench: Bench, wall: dict, cpu: dict, fig: dict, fig_med: dict, pstats
           f" (openat +{fig_med['b_openat']:.0f}, close +{fig_med['b_close']:.0f}), (c) close "
           f"+{fig_med['c_close_1gen_cpu']:.0f} / +{fig_med['c_close_2gen_cpu']:.0f} / "
           f"+{fig_med['c_close_2gen_partner_excluded_cpu']:.0f} ns")
+    print(f"connect (UDP, succeeds): +{fig['connect']:.0f} ns per call "
+          f"({fig['connect_ratio']:.2f}x); execve (fork + execve /bin/true + wait): "
+          f"+{fig['execve'] / 1000:.1f} us per process started ({fig['execve_ratio']:.2f}x; "
+          f"CPU of parent and children +{fig['execve_cpu'] / 1000:.1f} us)")
+    for c in TYPED_CONFIGS:
+        runs = bench.records_by_type[c]
+        if runs:
+            last = runs[-1]
+            top = sorted(((k, v) for k, v in last.items() if v >= 0.01),
+                         key=lambda kv: -kv[1])[:8]
+            print(f"  records per iteration in the last attached {c} run (ring-wide): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in top))
     if pstats:
         print("time inside the BPF programs (bpf_stats_enabled, one more attached run; the "
               "accounting adds a little):")
@@ -503,12 +605,20 @@ def report(bench: Bench, wall: dict, cpu: dict, fig: dict, fig_med: dict, pstats
           "(median, 16 threads)")
 
 
+def _type_id(syscall: str):
+    from sensor.events.evttypes import type_id
+    return type_id(syscall)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n-getppid", type=int, default=2_000_000, help="getppid calls per run")
     ap.add_argument("--n-pairs", type=int, default=300_000, help="openat+close pairs per run")
     ap.add_argument("--n-close", type=int, default=2_000_000, help="close(-1) calls per run")
+    ap.add_argument("--n-connect", type=int, default=500_000, help="UDP connect calls per run")
+    ap.add_argument("--n-execve", type=int, default=1000,
+                    help="fork + execve(/bin/true) + waitpid per run")
     ap.add_argument("--rules", default=str(DEFAULT_RULES),
                     help="rules file or directory deciding the probe set (default: rules/)")
     ap.add_argument("--ring-mib", type=int, default=16, help="ring size (the sensor's default)")
@@ -537,6 +647,11 @@ def main() -> int:
     engine = Engine()
     engine.load_rules_file(a.rules)
     syscalls = syscalls_for(engine.event_types())
+    added = [s for s in NEEDED_SYSCALLS if s not in syscalls]
+    if added:       # the configurations need them probed: the rules' set plus these
+        syscalls = syscalls_for(set(engine.event_types() or ()) | {
+            t for s in added if (t := _type_id(s)) is not None})
+        print(f"probe set: the rules do not watch {', '.join(added)}: added")
     try:
         probes = Probes.open(syscalls, ring_bytes=a.ring_mib << 20)
     except BpfError as e:
@@ -577,21 +692,26 @@ def main() -> int:
 
     wall, cpu = bench.summary("wall"), bench.summary("cpu")
     fig, fig_med = figures(wall, cpu, "best"), figures(wall, cpu, "median")
+    issue8 = issue8_figures(wall, fig, fig_med, bench)
     report(bench, wall, cpu, fig, fig_med, pstats, a.rounds, len(probes.programs))
     print(f"whole bench {elapsed:.0f} s")
 
     doc = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": mach,
            "command": " ".join([".venv/bin/python"] + sys.argv),
            "settings": {"rounds": a.rounds, "n_getppid": a.n_getppid, "n_pairs": a.n_pairs,
-                        "n_close": a.n_close, "ring_bytes": a.ring_mib << 20, "cpu": a.cpu,
-                        "rules": a.rules, "syscalls": syscalls, "programs": probes.programs,
+                        "n_close": a.n_close, "n_connect": a.n_connect,
+                        "n_execve": a.n_execve, "ring_bytes": a.ring_mib << 20, "cpu": a.cpu,
+                        "rules": a.rules, "syscalls": syscalls,
+                        "syscalls_added_for_configs": added, "programs": probes.programs,
                         "one_tracepoint_program": ONE_TP,
                         "openat_path_len": len(str(target))},
            "aims_ns": AIMS,
+           "figures": issue8,
            "figures_best_ns": fig, "figures_median_ns": fig_med,
            "configs_wall": wall, "configs_cpu": cpu,
            "two_generator_overlap": bench.overlaps,
            "records_per_iteration": bench.records_per_iter,
+           "records_by_type_per_iteration": bench.records_by_type,
            "drops": bench.drops, "consumer_records": consumer.records,
            "consumer_bytes": consumer.bytes, "bpf_prog_stats": pstats,
            "detach_all_s": [round(x, 2) for x in bench.detach_s],
