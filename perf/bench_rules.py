@@ -114,7 +114,6 @@ def build_batch(rows: int, seed: int = 1, mix: str = "exec-heavy"):
 
 def child(args) -> dict:
     """Runs in a fresh process: load, compile, and optionally evaluate."""
-    import numpy as np
     from sensor.engine import Engine
     out = {}
     t0 = time.perf_counter()
@@ -131,21 +130,7 @@ def child(args) -> dict:
         for mix in MIXES:
             B, P, C = build_batch(args.rows, mix=mix)
             eng.reset_stats()
-            times = []
-            matches = 0
-            for _ in range(args.rounds):
-                t0 = time.perf_counter()
-                m = eng.evaluate(B, P, C)
-                times.append(time.perf_counter() - t0)
-                matches = len(m)
-            kernel = eng.compile().kernel
-            ro = np.empty(args.rows, np.int64)
-            ru = np.empty(args.rows, np.int64)
-            ktimes = []
-            for _ in range(args.rounds):
-                t0 = time.perf_counter()
-                kernel(B, P, C, ro, ru)
-                ktimes.append(time.perf_counter() - t0)
+            times, ktimes, matches = time_batch(eng, B, P, C, args.rounds, args.rows)
             res = dict(matches_per_batch=matches, evaluate_best_s=min(times),
                        kernel_best_s=min(ktimes), events_per_s=args.rows / min(times),
                        kernel_events_per_s=args.rows / min(ktimes),
@@ -156,6 +141,25 @@ def child(args) -> dict:
                 out[mix] = res
         out.update(rows=args.rows, rounds=args.rounds)
     return out
+
+
+def time_batch(eng, B, P, C, rounds: int, rows: int):
+    """Seconds of each round of engine.evaluate and of the bare kernel on one batch,
+    and the matches of the last round."""
+    import numpy as np
+    times, matches = [], 0
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        matches = len(eng.evaluate(B, P, C))
+        times.append(time.perf_counter() - t0)
+    kernel = eng.compile().kernel
+    ro, ru = np.empty(rows, np.int64), np.empty(rows, np.int64)
+    ktimes = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        kernel(B, P, C, ro, ru)
+        ktimes.append(time.perf_counter() - t0)
+    return times, ktimes, matches
 
 
 def variants_yaml(real, count: int) -> str:
@@ -177,7 +181,6 @@ def variants_yaml(real, count: int) -> str:
 def sizes_child(args) -> dict:
     """Runs in a fresh process: every size compiled (or loaded from the cache) and
     evaluated on one core."""
-    import numpy as np
     from sensor.engine import Engine
     sizes = sorted(int(x) for x in args.sizes.split(","))
     t0 = time.perf_counter()
@@ -218,21 +221,7 @@ def sizes_child(args) -> dict:
         os.sched_setaffinity(0, {args.cpu})
         try:
             for mix, (B, P, C) in batches.items():
-                times = []
-                matches = 0
-                for _ in range(args.rounds):
-                    t0 = time.perf_counter()
-                    m = eng.evaluate(B, P, C)
-                    times.append(time.perf_counter() - t0)
-                    matches = len(m)
-                kernel = eng.compile().kernel
-                ro = np.empty(args.rows, np.int64)
-                ru = np.empty(args.rows, np.int64)
-                ktimes = []
-                for _ in range(args.rounds):
-                    t0 = time.perf_counter()
-                    kernel(B, P, C, ro, ru)
-                    ktimes.append(time.perf_counter() - t0)
+                times, ktimes, matches = time_batch(eng, B, P, C, args.rounds, args.rows)
                 row[mix] = {"events_per_s": args.rows / min(times),
                             "median_events_per_s": args.rows / sorted(times)[len(times) // 2],
                             "kernel_events_per_s": args.rows / min(ktimes),

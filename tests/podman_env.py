@@ -54,11 +54,9 @@ their cgroup is /libpod_parent/libpod-<64 hex>).
 from __future__ import annotations
 
 import functools
-import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -66,6 +64,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import pytest
+
+from sensor.capture.container_engines import UnixHTTPConnection
 
 IMAGE = os.environ.get("SENSOR_TEST_IMAGE", "localhost/sensor-busybox:1.0")
 SETUP = Path(__file__).resolve().parent / "podman" / "setup.sh"
@@ -201,21 +201,9 @@ class PodmanService:
             pass
 
 
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self._path)
-        self.sock = s
-
-
 def api_get(socket_path: str, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
     """GET url on the API socket: (status, body)."""
-    conn = _UnixHTTP(socket_path, timeout)
+    conn = UnixHTTPConnection(socket_path, timeout)
     try:
         conn.request("GET", url)
         r = conn.getresponse()

@@ -173,7 +173,9 @@ def _repo_tag_of_image(img: Optional[dict]) -> tuple[str, str]:
 
 # --- the API --------------------------------------------------------------------------------------
 
-class _UnixHTTP(http.client.HTTPConnection):
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (the engines' API sockets)."""
+
     def __init__(self, path: str, timeout: float):
         super().__init__("localhost", timeout=timeout)
         self._path = path
@@ -213,7 +215,7 @@ class Engine:
         """The JSON document at url; None for 404; EngineError otherwise."""
         if not os.path.exists(self.socket):
             raise EngineAbsent(f"{self.socket}: no such socket")
-        conn = _UnixHTTP(self.socket, self.timeout)
+        conn = UnixHTTPConnection(self.socket, self.timeout)
         try:
             conn.request("GET", url, headers={"Accept": "application/json"})
             r = conn.getresponse()
@@ -252,7 +254,7 @@ class Engine:
         attributes: the event's Actor.Attributes, with name and image).  A
         missing socket or a broken stream is tried again every reconnect_s."""
         while not stop.is_set():
-            conn = _UnixHTTP(self.socket, None)
+            conn = UnixHTTPConnection(self.socket, None)
             sock = r = None
             try:
                 if not os.path.exists(self.socket):
