@@ -195,9 +195,9 @@ def cmd_run(args) -> int:
         return bool(stopping) or (deadline is not None and time.monotonic() >= deadline)
 
     workers = _workers(args.live_workers)
-    containers = setup.cfg.get("container_engines")
+    from .capture.container_engines import settings_from_config
     try:
-        _check_container_engines(containers)
+        containers = settings_from_config(setup.cfg.get("container_engines"))
     except ValueError as e:
         print(f"sensor: {e}", file=sys.stderr)
         return 1
@@ -229,19 +229,6 @@ def cmd_run(args) -> int:
     if result.monitor is not None:
         print(result.monitor.summary(), file=sys.stderr)
     return 1 if result.stopped else 0
-
-
-def _check_container_engines(section) -> None:
-    """The `container_engines` section's values, checked before capture starts."""
-    from .config import parse_duration
-    if not isinstance(section, dict):
-        raise ValueError("container_engines: expected a mapping")
-    for key in ("ttl", "max_wait", "timeout"):
-        parse_duration(section.get(key, 0), f"container_engines.{key}")
-    for name in ("docker", "podman"):
-        conf = section.get(name)
-        if conf is not None and not isinstance(conf, dict):
-            raise ValueError(f"container_engines.{name}: expected a mapping")
 
 
 def _workers(given) -> int:

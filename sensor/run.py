@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .capture import bpf_abi as A
-from .capture.container_engines import (ContainerMetadata, MetadataFetcher, MetadataGate,
-                                        engines_from_config)
+from .capture.container_engines import (ContainerMetadata, EngineSettings, MetadataFetcher,
+                                        MetadataGate)
 from .capture.live import LiveCapture
 from .capture.probes import Probes, syscalls_for
 from .capture.state import StateEngine
@@ -48,7 +48,7 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
              reload: Optional[Callable[[], Optional[tuple]]] = None,
              log: Callable[[str], None] = lambda text: None, user: str = "",
              stats=None, reopen: Optional[Callable[[], bool]] = None,
-             containers: Optional[dict] = None) -> RunResult:
+             containers: Optional[EngineSettings] = None) -> RunResult:
     """Capture until stop() is true.  Raises BpfError (with what to do) when
     the probes cannot be loaded or attached.  With workers > 1 the rules run in
     forked worker processes and on_alert in the output process; the sensor's
@@ -59,8 +59,8 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
     were loaded and validated (SIGHUP), None otherwise.  `stats`: a Stats,
     given a snapshot of the counters between sweeps.  `reopen`: polled between
     sweeps; true when the outputs should open their files again (SIGUSR1).
-    `containers`: the `container_engines` configuration section (None: no
-    metadata lookups; container.id only)."""
+    `containers`: the `container_engines` settings (None, or no engine enabled:
+    no metadata lookups; container.id only)."""
     result = RunResult()
     state = StateEngine()
     syscalls = syscalls_for(engine.event_types())
@@ -166,20 +166,15 @@ def run_live(engine: Engine, on_alert: Callable[[Alert], None], *,
     return result
 
 
-def _container_metadata(state, section: Optional[dict]) -> Optional[ContainerMetadata]:
-    """Lookups of container metadata for the state engine's container table,
-    from the `container_engines` section (None when no engine is enabled)."""
-    if section is None:
+def _container_metadata(state, settings: Optional[EngineSettings]
+                        ) -> Optional[ContainerMetadata]:
+    """Lookups of container metadata for the state engine's container table
+    (None when no engine is enabled)."""
+    if settings is None or not settings.engines:
         return None
-    from .config import parse_duration
-    engines = engines_from_config(section)
-    if not engines:
-        return None
-    fetcher = MetadataFetcher(engines, ttl=parse_duration(section.get("ttl", "60s"),
-                                                          "container_engines.ttl"))
-    return ContainerMetadata(state.containers, fetcher,
-                             max_wait=parse_duration(section.get("max_wait", "500ms"),
-                                                     "container_engines.max_wait"))
+    return ContainerMetadata(state.containers,
+                             MetadataFetcher(settings.engines, ttl=settings.ttl),
+                             max_wait=settings.max_wait)
 
 
 def _outputs_stats(emit) -> dict:

@@ -49,6 +49,8 @@ from urllib.parse import quote
 
 import numpy as np
 
+from ..config import parse_duration
+
 DEFAULT_SOCKETS = {"docker": "/var/run/docker.sock", "podman": "/run/podman/podman.sock"}
 KNOWN_MAX = 4096                  # metadata kept for containers no process was seen in
 MISS_TRIES = 8                    # first lookups: now, then 50 ms, 100 ms ... 6.4 s later
@@ -307,21 +309,36 @@ class Engine:
                 pass
 
 
+@dataclass
+class EngineSettings:
+    """The `container_engines` configuration section, read and checked."""
+    engines: list                 # the enabled engines
+    ttl: float                    # seconds between refreshes of a container's metadata
+    max_wait: float               # seconds a batch may wait for a new container's metadata
+
+
+def settings_from_config(section) -> EngineSettings:
+    """The section's settings; ValueError naming the key for a bad value."""
+    if not isinstance(section, dict):
+        raise ValueError("container_engines: expected a mapping")
+    return EngineSettings(
+        engines_from_config(section),
+        parse_duration(section.get("ttl", "60s"), "container_engines.ttl"),
+        parse_duration(section.get("max_wait", "500ms"), "container_engines.max_wait"))
+
+
 def engines_from_config(section) -> list:
     """The enabled engines of the `container_engines` configuration section."""
     section = section or {}
-    timeout = _seconds(section.get("timeout", "2s"), "container_engines.timeout")
+    timeout = parse_duration(section.get("timeout", "2s"), "container_engines.timeout")
     out = []
     for name in ("podman", "docker"):
         conf = section.get(name) or {}
+        if not isinstance(conf, dict):
+            raise ValueError(f"container_engines.{name}: expected a mapping")
         if conf.get("enabled", True):
             out.append(Engine(name, str(conf.get("socket") or DEFAULT_SOCKETS[name]), timeout))
     return out
-
-
-def _seconds(value, key: str) -> float:
-    from ..config import parse_duration
-    return parse_duration(value, key)
 
 
 # --- the background lookups ---------------------------------------------------------------------
