@@ -89,21 +89,28 @@ def _emitter(path):
     return emit
 
 
-def test_pipeline_alerts_equal_one_process_and_in_order(engine, tmp_path):
-    many, expect = tmp_path / "many.txt", tmp_path / "expect.txt"
+def _post_to_both(engine, pipe_emit, expect, batches: int, workers: int, **pipeline):
+    """The same batches (distinct event numbers) through a Pipeline and through one
+    process writing to `expect`; returns the closed Pipeline and its tables."""
     _, P, C = batch(400, seed=0)
     tables = Tables(P, C)
-    pipe = Pipeline(engine, tables, 3, _emitter(many), slots=2, capacity=512)
-    ip2 = InProcess(engine, Tables(P, C), _emitter(expect))
+    pipe = Pipeline(engine, tables, workers, pipe_emit, slots=2, capacity=512, **pipeline)
+    one = InProcess(engine, Tables(P, C), _emitter(expect))
     pipe.start()
     try:
-        for e in range(5):
+        for e in range(batches):
             B = batch(400, seed=0)[0]
-            B.num[:400] = np.arange(1, 401) + 400 * e       # distinct event numbers
-            ip2.submit(B, e)
+            B.num[:400] = np.arange(1, 401) + 400 * e
+            one.submit(B, e)
             assert pipe.post(B, e)
     finally:
         pipe.close()
+    return pipe, tables
+
+
+def test_pipeline_alerts_equal_one_process_and_in_order(engine, tmp_path):
+    many, expect = tmp_path / "many.txt", tmp_path / "expect.txt"
+    pipe, tables = _post_to_both(engine, _emitter(many), expect, batches=5, workers=3)
     assert _lines(many) == _lines(expect)
     assert len(_lines(many)) > 100
     assert tables.released == list(range(5))
@@ -205,19 +212,8 @@ def test_alerts_wait_for_a_slow_output_in_replay_and_are_counted_live(engine, tm
     """Alert rings of 4 KiB and an output at 1 ms per alert: replay's workers wait
     (every alert arrives, in order); live's drop and count what does not fit."""
     many, expect = tmp_path / "many.txt", tmp_path / "expect.txt"
-    _, P, C = batch(400, seed=0)
-    pipe = Pipeline(engine, Tables(P, C), 2, _slow_emitter(many), slots=2, capacity=512,
-                    alerts_wait=wait, alert_ring_bytes=4096)
-    ip = InProcess(engine, Tables(P, C), _emitter(expect))
-    pipe.start()
-    try:
-        for e in range(3):
-            B = batch(400, seed=0)[0]
-            B.num[:400] = np.arange(1, 401) + 400 * e
-            ip.submit(B, e)
-            assert pipe.post(B, e)
-    finally:
-        pipe.close()
+    pipe, _ = _post_to_both(engine, _slow_emitter(many), expect, batches=3, workers=2,
+                            alerts_wait=wait, alert_ring_bytes=4096)
     expected = _lines(expect)
     assert len(expected) > 100
     if wait:
