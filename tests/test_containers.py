@@ -607,3 +607,18 @@ def test_held_rows_are_bounded():
     assert submitted == [0, 1] and gate.held_rows == 2       # the oldest went on
     gate.flush(force=True)
     assert submitted == [0, 1, 2, 3] and gate.held_rows == 0
+
+
+def test_settings_from_config_reads_and_checks_the_section():
+    from sensor.config import DEFAULTS
+    st = CE.settings_from_config(DEFAULTS["container_engines"])
+    assert (st.ttl, st.max_wait) == (60.0, 0.5)
+    assert [e.name for e in st.engines] == ["podman", "docker"]
+    with pytest.raises(ValueError, match="container_engines.ttl"):
+        CE.settings_from_config({"ttl": "soon"})
+    with pytest.raises(ValueError, match="container_engines.max_wait"):
+        CE.settings_from_config({"max_wait": "later"})
+    with pytest.raises(ValueError, match="container_engines.podman: expected a mapping"):
+        CE.settings_from_config({"podman": 3})
+    with pytest.raises(ValueError, match="container_engines: expected a mapping"):
+        CE.settings_from_config("podman")

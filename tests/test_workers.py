@@ -221,3 +221,28 @@ def test_alerts_wait_for_a_slow_output_in_replay_and_are_counted_live(engine, tm
     else:
         assert pipe.stats.alerts_dropped > 0
         assert len(_lines(many)) + pipe.stats.alerts_dropped == len(expected)
+
+
+def test_workers_default_to_the_cpus_this_process_may_use():
+    from sensor.cli import _parser
+    from sensor.cli_capture import _workers
+    from sensor.workers.procs import default_workers
+    assert default_workers() == len(os.sched_getaffinity(0))
+    assert _parser().parse_args(["replay", "t.scap"]).workers is None
+    assert _workers(None) == default_workers() and _workers(3) == 3 and _workers(0) == 1
+
+
+def test_the_capture_title_lasts_while_the_pipeline_runs(engine, tmp_path):
+    """The process that runs a pipeline is `sensor: capture` only meanwhile: an
+    in-process caller (a test runner, an embedding program) gets its name back."""
+    import setproctitle
+    before = setproctitle.getproctitle()
+    _, P, C = batch(400, seed=0)
+    pipe = Pipeline(engine, Tables(P, C), 2, _emitter(tmp_path / "o.txt"), slots=2,
+                    capacity=512)
+    pipe.start()
+    try:
+        assert setproctitle.getproctitle() == "sensor: capture"
+    finally:
+        pipe.close()
+    assert setproctitle.getproctitle() == before
